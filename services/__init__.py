@@ -1,0 +1,1 @@
+"""The clinic's three services: scheduler, transport and notifications."""

@@ -1,0 +1,2 @@
+"""Sends patients their preparation instructions, reminders and ride confirmations, each exactly once."""
+SERVICE_NAME = "notifications"

@@ -1,0 +1,1 @@
+"""The notifications service's adapters: database, gateways and the scheduler's directory."""

@@ -1,0 +1,57 @@
+"""Contact details and clinic facts, fetched from the scheduler's internal API at the moment they are needed."""
+import threading
+import time
+from zoneinfo import ZoneInfo
+
+import requests
+
+from shared.service_client import service_session
+
+from ..domain.contacts import ClinicFacts, Contact, ContactUnavailable
+
+
+class SchedulerUnavailable(Exception):
+    """The scheduler did not answer usefully; the event is retried, then dead-lettered."""
+
+
+class SchedulerDirectory:
+    def __init__(self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None):
+        self._base_url = base_url.rstrip("/")
+        self._session = session or service_session(token)
+        self._clinic_ttl = clinic_ttl
+        self._clinic: tuple[float, ClinicFacts] | None = None
+        self._lock = threading.Lock()
+
+    def contact(self, patient_id: str) -> Contact:
+        document = self._get(f"/api/patients/{patient_id}", missing=ContactUnavailable("the scheduler has no such patient"))
+        return Contact(
+            patient_id=document["id"],
+            name=document["name"],
+            phone=document["phone"],
+            email=document.get("email"),
+            preferred_channel=document.get("preferred_channel", "sms"),
+        )
+
+    def clinic(self) -> ClinicFacts:
+        with self._lock:
+            if self._clinic and time.monotonic() - self._clinic[0] < self._clinic_ttl:
+                return self._clinic[1]
+            document = self._get("/api/clinic", missing=SchedulerUnavailable("the scheduler has no clinic configuration"))
+            facts = ClinicFacts(
+                name=document["name"],
+                time_zone=ZoneInfo(document["time_zone"]),
+                treatment_labels={t["id"]: t["label"] for t in document["treatment_types"]},
+            )
+            self._clinic = (time.monotonic(), facts)
+            return facts
+
+    def _get(self, path: str, *, missing: Exception) -> dict:
+        try:
+            response = self._session.get(self._base_url + path)
+        except requests.RequestException as exc:
+            raise SchedulerUnavailable(f"GET {path.split('/')[2]}: {type(exc).__name__}") from exc
+        if response.status_code == 404:
+            raise missing
+        if response.status_code != 200:
+            raise SchedulerUnavailable(f"the scheduler answered {response.status_code}")
+        return response.json()

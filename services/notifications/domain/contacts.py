@@ -1,0 +1,32 @@
+"""Who a message goes to, as the scheduler knows them at the moment of sending. Never logged, never published."""
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class Contact:
+    patient_id: str
+    name: str
+    phone: str
+    email: str | None
+    preferred_channel: str
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+    def address_for(self, channel: str) -> str | None:
+        return self.email if channel == "email" else self.phone
+
+
+@dataclass(frozen=True)
+class ClinicFacts:
+    """What the wording needs from the clinic's configuration."""
+
+    name: str
+    time_zone: ZoneInfo
+    treatment_labels: dict[str, str]
+
+
+class ContactUnavailable(Exception):
+    """The scheduler does not know this patient; the message can never be sent."""

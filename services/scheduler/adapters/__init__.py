@@ -1,0 +1,1 @@
+"""The scheduler's adapters: configuration file, database and unit of work."""

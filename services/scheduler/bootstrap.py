@@ -1,0 +1,47 @@
+"""The scheduler's composition root: builds the real adapters, or takes fakes from tests."""
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from shared.messaging import CLINIC_TOPOLOGY, EventPublisher
+from shared.persistence import OutboxRelay, create_database_engine, upgrade_to_head, utcnow
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.web import create_service_app
+
+from . import SERVICE_NAME
+from .adapters import tables
+from .adapters.clinic_config import load_clinic
+from .adapters.unit_of_work import SchedulerUnitOfWork
+from .api.http import create_api
+from .domain.clinic import Clinic
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clinic: Clinic | None = None,
+    publisher_factory: Callable[[], EventPublisher] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> ServiceRuntime:
+    clinic = clinic or load_clinic()
+    engine = create_database_engine(settings.database_url, schema=SERVICE_NAME)
+    upgrade_to_head(engine, MIGRATIONS, schema=SERVICE_NAME)
+    relay = OutboxRelay(
+        engine,
+        tables.messaging.outbox,
+        publisher_factory or (lambda: EventPublisher(settings.broker_url, CLINIC_TOPOLOGY)),
+    )
+
+    def uow_factory() -> SchedulerUnitOfWork:
+        return SchedulerUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify)
+
+    app = create_service_app(
+        __name__,
+        create_api(uow_factory=uow_factory, clinic=clinic, clock=clock),
+        service_token=settings.service_token,
+        health=lambda: {"service": SERVICE_NAME, "outbox_pending": relay.pending()},
+    )
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay])

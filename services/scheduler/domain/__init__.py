@@ -1,0 +1,1 @@
+"""Scheduling rules. Pure: no Flask, no kombu, no requests, no database."""

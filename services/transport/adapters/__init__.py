@@ -1,0 +1,1 @@
+"""The transport service's adapters: database and unit of work."""

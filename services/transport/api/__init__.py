@@ -1,0 +1,1 @@
+"""The transport service's thin HTTP layer."""

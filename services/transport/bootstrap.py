@@ -1,0 +1,49 @@
+"""The transport service's composition root: builds the real adapters, or takes fakes from tests."""
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
+from shared.messaging.topology import TRANSPORT_QUEUE
+from shared.persistence import OutboxRelay, create_database_engine, upgrade_to_head, utcnow
+from shared.runtime import ServiceRuntime
+from shared.settings import Settings
+from shared.web import create_service_app
+
+from . import SERVICE_NAME
+from .adapters import tables
+from .adapters.unit_of_work import TransportUnitOfWork
+from .api.http import create_api
+from .consumer import event_handlers
+
+MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    publisher_factory: Callable[[], EventPublisher] | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    retry: RetryPolicy = RetryPolicy(),
+) -> ServiceRuntime:
+    engine = create_database_engine(settings.database_url, schema=SERVICE_NAME)
+    upgrade_to_head(engine, MIGRATIONS, schema=SERVICE_NAME)
+    relay = OutboxRelay(
+        engine,
+        tables.messaging.outbox,
+        publisher_factory or (lambda: EventPublisher(settings.broker_url, CLINIC_TOPOLOGY)),
+    )
+
+    def uow_factory() -> TransportUnitOfWork:
+        return TransportUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify)
+
+    consumer = EventConsumer(
+        settings.broker_url, CLINIC_TOPOLOGY, TRANSPORT_QUEUE, event_handlers(uow_factory, clock), retry=retry
+    )
+    app = create_service_app(
+        __name__,
+        create_api(uow_factory=uow_factory),
+        service_token=settings.service_token,
+        health=lambda: {"service": SERVICE_NAME, "consuming": consumer.ready.is_set(), "outbox_pending": relay.pending()},
+    )
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])

@@ -1,0 +1,14 @@
+"""The transport service's thin consumer: which use case handles which event."""
+from datetime import datetime
+from typing import Callable
+
+from shared.contract import SESSION_BOOKED, SESSION_CANCELLED, Event
+
+from . import handlers
+
+
+def event_handlers(uow_factory: Callable, clock: Callable[[], datetime]) -> dict[str, Callable[[Event], None]]:
+    return {
+        SESSION_BOOKED.name: lambda event: handlers.request_ride(event, uow=uow_factory(), now=clock()),
+        SESSION_CANCELLED.name: lambda event: handlers.cancel_rides(event, uow=uow_factory(), now=clock()),
+    }

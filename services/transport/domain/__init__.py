@@ -1,0 +1,1 @@
+"""Ride-home rules. Pure: no Flask, no kombu, no requests, no database."""

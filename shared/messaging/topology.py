@@ -1,0 +1,47 @@
+"""The broker topology, declared once as data: who receives which events, and where failures go."""
+from dataclasses import dataclass, field
+
+from shared.contract import CATALOGUE, SESSION_BOOKED, SESSION_CANCELLED, EventType
+
+EVENTS_EXCHANGE = "clinic.events"
+DEAD_LETTER_EXCHANGE = "clinic.dlx"
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    binds: tuple[EventType, ...]
+    dead_letters: bool = True
+    max_length: int | None = None
+
+    @property
+    def dead_letter_queue(self) -> str:
+        return f"{self.name}.dlq"
+
+    @property
+    def routing_keys(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.binds)
+
+
+@dataclass(frozen=True)
+class Topology:
+    exchange: str = EVENTS_EXCHANGE
+    dead_letter_exchange: str = DEAD_LETTER_EXCHANGE
+    queues: tuple[QueueSpec, ...] = field(default_factory=tuple)
+
+    def queue(self, name: str) -> QueueSpec:
+        for spec in self.queues:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no queue {name!r} in the topology")
+
+
+TRANSPORT_QUEUE = QueueSpec("transport.events", binds=(SESSION_BOOKED, SESSION_CANCELLED))
+NOTIFICATIONS_QUEUE = QueueSpec("notifications.events", binds=(SESSION_BOOKED,))
+# Every event of the contract is also kept, most recent first-out, for ops to read.
+# It makes each contract event routable, so `mandatory` still catches a type that is not in the contract.
+AUDIT_QUEUE = QueueSpec(
+    "audit.events", binds=tuple(CATALOGUE.values()), dead_letters=False, max_length=100_000
+)
+
+CLINIC_TOPOLOGY = Topology(queues=(TRANSPORT_QUEUE, NOTIFICATIONS_QUEUE, AUDIT_QUEUE))

@@ -1,0 +1,55 @@
+"""Database engines: SQLite with serialized writes, or PostgreSQL with one schema per service."""
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+
+log = logging.getLogger(__name__)
+
+
+def normalized_url(url: str | URL) -> URL:
+    url = make_url(url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def create_database_engine(url: str | URL, *, schema: str) -> Engine:
+    """An engine for one service; on PostgreSQL its tables live in ``schema`` so services may share a database."""
+    url = normalized_url(url)
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url)
+    if url.get_backend_name() == "postgresql":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 5},
+        )
+    raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        # Let SQLAlchemy, not the driver, open transactions, so that each one can take the write lock up front.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(connection):
+        # Every transaction is a serialized writer: a check followed by an insert cannot interleave with another.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

@@ -1,0 +1,63 @@
+"""Running a service: its HTTP server and its background workers in one process, stopped cleanly on a signal."""
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from flask import Flask
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+
+class Worker(Protocol):
+    def run_until_stopped(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    app: Flask
+    host: str
+    port: int
+    workers: list[Worker] = field(default_factory=list)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _server: object = None
+
+    def start(self) -> None:
+        self._server = create_server(self.app, host=self.host, port=self.port, threads=8, ident=self.name)
+        self.port = int(self._server.effective_port)
+        threading.Thread(target=self._server.run, name=f"{self.name}-http", daemon=True).start()
+        for index, worker in enumerate(self.workers):
+            self._spawn(f"{self.name}-{type(worker).__name__}-{index}", worker.run_until_stopped)
+        log.info("%s listening on http://%s:%d", self.name, self.host, self.port)
+
+    def _spawn(self, name: str, target) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self._server is not None:
+            # waitress has no cross-thread stop: refuse new work, close the socket, and let the daemon thread go.
+            self._server.task_dispatcher.shutdown(timeout=timeout)
+            self._server.close()
+        for thread in self._threads:
+            thread.join(timeout)
+        log.info("%s stopped", self.name)
+
+
+def run_until_signalled(*runtimes: ServiceRuntime) -> None:
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    for runtime in runtimes:
+        runtime.start()
+    stopping.wait()
+    for runtime in reversed(runtimes):
+        runtime.stop()

@@ -1,0 +1,138 @@
+"""Static checks of docker-compose.yml and the files it points at.
+
+Nothing here starts Docker: the compose file is parsed with PyYAML and
+validated against the Compose Specification schema bundled with
+check-jsonschema.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
+COMPOSE_SPEC_SCHEMA = "vendor.compose-spec"
+POSTGRES_INIT_DIR = "/docker-entrypoint-initdb.d"
+
+
+def load_compose() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
+
+
+def application_services(compose: dict) -> dict[str, dict]:
+    """The services built from this repository (as opposed to third-party images)."""
+    services = {name: spec for name, spec in compose["services"].items() if "build" in spec}
+    assert services, "docker-compose.yml defines no service built from this repository"
+    return services
+
+
+def command_as_list(command: str | list[str]) -> list[str]:
+    return command.split() if isinstance(command, str) else list(command)
+
+
+def dependencies_of(service: dict) -> dict[str, dict]:
+    depends_on = service.get("depends_on", {})
+    if isinstance(depends_on, list):  # short syntax: no condition at all
+        return {name: {} for name in depends_on}
+    return depends_on
+
+
+def module_is_runnable(module: str) -> bool:
+    """True if `python -m <module>` would find <module>.__main__ in this project."""
+    added = str(REPO_ROOT) not in sys.path
+    if added:
+        sys.path.insert(0, str(REPO_ROOT))
+    try:
+        return importlib.util.find_spec(module + ".__main__") is not None
+    except ModuleNotFoundError:  # a parent package does not exist
+        return False
+    finally:
+        if added:
+            sys.path.remove(str(REPO_ROOT))
+
+
+def postgres_init_files(compose: dict) -> list[Path]:
+    """Host-side files mounted into the postgres image's init directory."""
+    files: list[Path] = []
+    for volume in compose["services"]["postgres"].get("volumes", []):
+        if isinstance(volume, dict):
+            source, target = volume.get("source", ""), volume.get("target", "")
+        else:
+            source, _, rest = volume.partition(":")
+            target = rest.split(":")[0]
+        if not target.startswith(POSTGRES_INIT_DIR) or not source.startswith("."):
+            continue  # only bind mounts of files from the repository
+        host_path = (REPO_ROOT / source).resolve()
+        if host_path.is_dir():
+            files.extend(sorted(p for p in host_path.iterdir() if p.suffix in {".sql", ".sh"}))
+        else:
+            files.append(host_path)
+    return files
+
+
+def test_compose_file_conforms_to_the_compose_specification():
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", COMPOSE_SPEC_SCHEMA, str(COMPOSE_FILE)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_file_has_no_obsolete_top_level_version_key():
+    assert "version" not in load_compose()
+
+
+def test_every_application_service_runs_a_module_of_this_project():
+    for name, service in application_services(load_compose()).items():
+        command = command_as_list(service.get("command", []))
+        assert command[:2] == ["python", "-m"] and len(command) == 3, (
+            f"{name}: command should be `python -m <module>`, got {command!r}"
+        )
+        module = command[2]
+        assert module_is_runnable(module), f"{name}: `python -m {module}` finds no {module}.__main__ in this project"
+
+
+def test_application_services_wait_for_healthy_dependencies_that_have_healthchecks():
+    compose = load_compose()
+    checked = 0
+    for name, service in application_services(compose).items():
+        dependencies = dependencies_of(service)
+        assert {"rabbitmq", "postgres"} <= set(dependencies), f"{name} must depend on rabbitmq and postgres"
+        for dependency, options in dependencies.items():
+            assert dependency in compose["services"], f"{name} depends on undefined service {dependency}"
+            assert options.get("condition") == "service_healthy", (
+                f"{name} should wait for {dependency} with condition: service_healthy"
+            )
+            healthcheck = compose["services"][dependency].get("healthcheck")
+            assert healthcheck and healthcheck.get("test") and not healthcheck.get("disable"), (
+                f"{dependency} has no healthcheck, so {name} cannot wait for it to be healthy"
+            )
+            checked += 1
+    assert checked
+
+
+def test_postgres_init_script_creates_every_database_the_services_use():
+    compose = load_compose()
+    wanted = {}
+    for name, service in application_services(compose).items():
+        url = service["environment"]["DATABASE_URL"]
+        wanted[name] = urlsplit(url).path.lstrip("/")
+        assert wanted[name], f"{name}: DATABASE_URL {url!r} names no database"
+
+    init_files = postgres_init_files(compose)
+    assert init_files, f"nothing from the repository is mounted into postgres' {POSTGRES_INIT_DIR}"
+    script = "\n".join(path.read_text(encoding="utf-8") for path in init_files)
+    created = {
+        match.lower()
+        for match in re.findall(r'CREATE\s+DATABASE\s+"?([A-Za-z_][A-Za-z0-9_]*)"?', script, flags=re.IGNORECASE)
+    }
+    missing = {name: db for name, db in wanted.items() if db.lower() not in created}
+    assert not missing, f"the postgres init script does not create: {missing}"
