@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Install and run, with nothing but Python 3.11:
+
+    python3 dev.py up      install, then run the whole system (scheduler, transport, notifications)
+    python3 dev.py test    install, then run every test (extra arguments go to pytest)
+
+Dependencies go into .venv beside this file, reinstalled whenever pyproject.toml changes.
+"""
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+STAMP = VENV / ".installed-from"
+
+
+def install() -> None:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    print("installing dependencies into .venv ...", flush=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"], check=True)
+    STAMP.write_text(wanted)
+
+
+def main(argv: list[str]) -> int:
+    command = argv[0] if argv else "help"
+    if command not in ("up", "test"):
+        print(__doc__)
+        return 0 if command in ("help", "-h", "--help") else 2
+    install()
+    os.chdir(ROOT)
+    if command == "up":
+        return subprocess.call([str(PYTHON), "-m", "services"])
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
+    if code == 5:
+        print("pytest collected no tests: that is a failure here.", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)

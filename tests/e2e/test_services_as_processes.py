@@ -1,0 +1,165 @@
+"""The three services as separate processes on RabbitMQ and PostgreSQL, driven over HTTP like the front desk."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pika
+import pytest
+import requests
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "e2e-token"
+PATIENT = {"name": "Marguerite Quinlan", "phone": "+14155550199", "email": "marguerite.q@example.org", "preferred_channel": "sms"}
+ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
+PRIVATE_STRINGS = ["Marguerite", "Quinlan", "4155550199", "marguerite.q@example.org", "Tobias", "4155550142"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def eventually(probe, *, what: str, deadline: float = 45.0):
+    """Poll until probe() returns something truthy; fail saying what never happened."""
+    end = time.monotonic() + deadline
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = probe()
+        except requests.RequestException as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(0.2)
+    pytest.fail(f"{what} did not happen; last seen: {last!r}")
+
+
+@pytest.fixture
+def system(vhost, postgres_url, tmp_path):
+    ports = {name: free_port() for name in ("scheduler", "transport", "notifications")}
+    processes, logs = {}, {}
+    for name, port in ports.items():
+        env = {
+            **os.environ,
+            "BROKER_URL": vhost.url,
+            "DATABASE_URL": postgres_url,  # one database; each service keeps its tables in a schema of its own
+            "PORT": str(port),
+            "SERVICE_TOKEN": TOKEN,
+            "SCHEDULER_URL": f"http://127.0.0.1:{ports['scheduler']}",
+            "LOG_LEVEL": "DEBUG",
+        }
+        logs[name] = tmp_path / f"{name}.log"
+        processes[name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs[name].open("w"),
+            stderr=subprocess.STDOUT,
+        )
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+    try:
+        for name, url in urls.items():
+            eventually(
+                lambda: processes[name].poll() is None
+                and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True),
+                what=f"{name} becoming healthy (log: {logs[name]})",
+                deadline=60,
+            )
+        yield urls, logs, vhost
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        for process in processes.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def api(method: str, url: str, **kwargs) -> requests.Response:
+    return requests.request(method, url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10, **kwargs)
+
+
+def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellation_cancels_the_ride(system):
+    urls, logs, vhost = system
+    patient = api("POST", f"{urls['scheduler']}/api/patients", json=PATIENT)
+    assert patient.status_code == 201, patient.text
+    booking = api(
+        "POST",
+        f"{urls['scheduler']}/api/sessions",
+        json={
+            "patient_id": patient.json()["id"],
+            "treatment_type": "iv_infusion",
+            "starts_at": "2031-03-04T09:00:00-05:00",
+            "ride_home": ESCORT,
+        },
+    )
+    assert booking.status_code == 201, booking.text
+    session = booking.json()
+    assert session["recovery_ends_at"] == "2031-03-04T10:30:00-05:00"
+
+    rides = eventually(
+        lambda: api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"],
+        what="the transport service requesting a ride",
+    )
+    assert len(rides) == 1
+    assert rides[0]["status"] == "requested"
+    assert datetime.fromisoformat(rides[0]["pickup_at"]) == datetime.fromisoformat(session["recovery_ends_at"])
+
+    messages = eventually(
+        lambda: [
+            m
+            for m in api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session["id"]}).json()["messages"]
+            if m["status"] == "sent"
+        ],
+        what="the notifications service sending preparation instructions",
+    )
+    assert [m["kind"] for m in messages] == ["preparation_instructions"]
+    assert messages[0]["channel"] == "sms"
+    assert "light meal" in messages[0]["body"]
+    assert "arrive by 08:45" in messages[0]["body"]
+    assert "collect you at 10:30" in messages[0]["body"]
+
+    cancelled = api("POST", f"{urls['scheduler']}/api/sessions/{session['id']}/cancel", json={"reason": "patient unwell"})
+    assert cancelled.status_code == 200, cancelled.text
+    eventually(
+        lambda: api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0]["status"]
+        == "cancelled",
+        what="the ride being cancelled after the session was cancelled",
+    )
+
+    audit = _drain(vhost.url, "audit.events")
+    types = [body_type for body_type, _ in audit]
+    for expected in ("session.booked", "ride.requested", "notification.sent", "session.cancelled", "ride.cancelled"):
+        assert expected in types, f"{expected} never crossed the broker; saw {types}"
+    for _, body in audit:
+        for private in PRIVATE_STRINGS:
+            assert private not in body, f"{private!r} travelled on the broker"
+    for name, log in logs.items():
+        text = log.read_text()
+        assert "handled session" in text or name == "scheduler"
+        for private in PRIVATE_STRINGS:
+            assert private not in text, f"{private!r} appears in the {name} log"
+
+
+def _drain(url: str, queue: str) -> list[tuple[str, str]]:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        channel = connection.channel()
+        seen = []
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return seen
+            seen.append((properties.type, body.decode()))
+    finally:
+        connection.close()
