@@ -4,6 +4,7 @@ With the embedded defaults (kombu's in-memory transport, one SQLite file per ser
 Set BROKER_URL and DATABASE_URL to run the same three services on RabbitMQ and PostgreSQL.
 """
 import os
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -25,9 +26,9 @@ def settings_for(service: str) -> Settings:
     url = environ.get("DATABASE_URL")
     if url and make_url(url).get_backend_name() == "sqlite":
         # PostgreSQL gives each service a schema of its own in a shared database; SQLite needs a file each.
-        database = make_url(url).database or ""
-        stem, dot, suffix = database.rpartition(".")
-        environ["DATABASE_URL"] = str(make_url(url).set(database=f"{stem}-{service}.{suffix}" if dot else f"{database}-{service}"))
+        database = Path(make_url(url).database or "clinic.sqlite3")
+        own_file = database.with_name(f"{database.stem}-{service}{database.suffix}")
+        environ["DATABASE_URL"] = str(make_url(url).set(database=str(own_file)))
     return Settings.from_environment(service, environ)
 
 

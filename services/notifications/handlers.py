@@ -44,7 +44,7 @@ def send_preparation_instructions(
         message = message or undeliverable(
             message_id=str(uuid.uuid4()), session_booked=data, kind=PREPARATION_INSTRUCTIONS, now=clock()
         )
-        _settle(event, message, uow_factory, clock, failure=str(exc))
+        _settle(event, message, uow_factory, clock, failure=_explain(exc))
         return
     if message is None:
         message = preparation_instructions(
@@ -68,13 +68,17 @@ def _deliver(message: Message, contact, gateway: Gateway, attempts: int) -> str 
                 gateway.deliver(message, address)
     except DeliveryFailed as exc:
         log.warning("message %s could not be delivered by %s after %d attempts: %s", message.id, message.channel, attempts, exc)
-        return str(exc)
+        return _explain(exc)
     return None
+
+
+def _explain(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
 
 
 def _settle(event: Event, message: Message, uow_factory: Callable, clock, *, failure: str | None) -> None:
     with uow_factory() as uow:
-        events = message.mark_failed(reason=failure, now=clock()) if failure else message.mark_sent(now=clock())
+        events = message.mark_sent(now=clock()) if failure is None else message.mark_failed(reason=failure, now=clock())
         uow.messages.upsert(message)
         uow.outbox.add(events)
         uow.inbox.record(event)

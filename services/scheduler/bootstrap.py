@@ -3,8 +3,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from shared.messaging import CLINIC_TOPOLOGY, EventPublisher
-from shared.persistence import OutboxRelay, create_database_engine, upgrade_to_head, utcnow
+from shared.messaging import EventPublisher
+from shared.persistence import utcnow
+from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
@@ -27,12 +28,13 @@ def bootstrap(
     clock: Callable[[], datetime] = utcnow,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
-    engine = create_database_engine(settings.database_url, schema=SERVICE_NAME)
-    upgrade_to_head(engine, MIGRATIONS, schema=SERVICE_NAME)
-    relay = OutboxRelay(
-        engine,
-        tables.messaging.outbox,
-        publisher_factory or (lambda: EventPublisher(settings.broker_url, CLINIC_TOPOLOGY)),
+    engine, relay = open_service_database(
+        service=SERVICE_NAME,
+        database_url=settings.database_url,
+        broker_url=settings.broker_url,
+        migrations=MIGRATIONS,
+        tables=tables.messaging,
+        publisher_factory=publisher_factory,
     )
 
     def uow_factory() -> SchedulerUnitOfWork:

@@ -38,7 +38,7 @@ def get_patient(patient_id: str, *, uow) -> Patient:
 
 
 def book_session(request: BookingRequest, *, uow, clinic: Clinic, now: datetime) -> Session:
-    starts_at, ends_at = chair_block(request, clinic)
+    starts_at, ends_at = chair_block(request, clinic, now=now)
     with uow:
         if uow.patients.get(request.patient_id) is None:
             raise InvalidRequest({"patient_id": ["No patient has this id."]})

@@ -47,7 +47,10 @@ _envelope = EnvelopeSchema()
 
 def new_event(event_type: EventType, data: Mapping[str, Any], *, correlation_id: str) -> Event:
     """Build an event of the contract, checking its data against the type's schema now rather than at publish."""
-    errors = event_type.data_schema().validate(event_type.data_schema().dump(data))
+    try:
+        errors = event_type.data_schema().validate(event_type.data_schema().dump(data))
+    except ValueError as exc:
+        raise InvalidEvent(f"{event_type.name} data does not fit the contract: {exc}") from exc
     if errors:
         raise InvalidEvent(f"{event_type.name} data does not fit the contract: {errors}")
     return Event(

@@ -5,8 +5,9 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pika
 import pytest
@@ -85,12 +86,19 @@ def system(vhost, postgres_url, tmp_path):
                 process.kill()
 
 
+def a_morning_next_month() -> datetime:
+    """09:00 at the clinic (America/New_York, the shipped configuration), about a month from today."""
+    day = datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=30)
+    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+
+
 def api(method: str, url: str, **kwargs) -> requests.Response:
     return requests.request(method, url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10, **kwargs)
 
 
 def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellation_cancels_the_ride(system):
     urls, logs, vhost = system
+    starts_at = a_morning_next_month()
     patient = api("POST", f"{urls['scheduler']}/api/patients", json=PATIENT)
     assert patient.status_code == 201, patient.text
     booking = api(
@@ -99,13 +107,13 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
         json={
             "patient_id": patient.json()["id"],
             "treatment_type": "iv_infusion",
-            "starts_at": "2031-03-04T09:00:00-05:00",
+            "starts_at": starts_at.isoformat(),
             "ride_home": ESCORT,
         },
     )
     assert booking.status_code == 201, booking.text
     session = booking.json()
-    assert session["recovery_ends_at"] == "2031-03-04T10:30:00-05:00"
+    assert datetime.fromisoformat(session["recovery_ends_at"]) == starts_at + timedelta(minutes=90)
 
     rides = eventually(
         lambda: api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"],

@@ -1,6 +1,6 @@
 """Treatment sessions: a treatment followed by a recovery buffer in the same chair, and the events they cause."""
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Iterable
 
@@ -8,6 +8,9 @@ from shared.contract import SESSION_BOOKED, SESSION_CANCELLED, Event, new_event
 
 from .clinic import Clinic, TreatmentType
 from .errors import InvalidRequest, Refused
+
+
+BOOKING_HORIZON = timedelta(days=366)
 
 
 class SessionStatus(StrEnum):
@@ -79,9 +82,10 @@ class BookingRequest:
     chair_id: str | None = None
 
 
-def chair_block(request: BookingRequest, clinic: Clinic) -> tuple[datetime, datetime]:
+def chair_block(request: BookingRequest, clinic: Clinic, *, now: datetime) -> tuple[datetime, datetime]:
     """From the start of treatment to the end of recovery: the time the chair is held."""
     treatment = _treatment_of(request, clinic)
+    _within_horizon(request.starts_at, now)
     return request.starts_at, request.starts_at + treatment.treatment + treatment.recovery
 
 
@@ -89,8 +93,7 @@ def book(request: BookingRequest, *, clinic: Clinic, sessions_nearby: Iterable[S
     """Place a session in a free chair, or refuse; ``sessions_nearby`` must hold every session overlapping the block."""
     treatment = _treatment_of(request, clinic)
     ride_home = _ride_home_for(treatment, request.ride_home)
-    if request.starts_at <= now:
-        raise InvalidRequest({"starts_at": ["Sessions can only be booked in the future."]})
+    _within_horizon(request.starts_at, now)
     treatment_ends_at = request.starts_at + treatment.treatment
     recovery_ends_at = treatment_ends_at + treatment.recovery
     chair_id = _free_chair(request, clinic, list(sessions_nearby), request.starts_at, recovery_ends_at)
@@ -107,6 +110,13 @@ def book(request: BookingRequest, *, clinic: Clinic, sessions_nearby: Iterable[S
         created_at=now,
     )
     return session, [_booked_event(session)]
+
+
+def _within_horizon(starts_at: datetime, now: datetime) -> None:
+    if starts_at <= now:
+        raise InvalidRequest({"starts_at": ["Sessions can only be booked in the future."]})
+    if starts_at - now > BOOKING_HORIZON:
+        raise InvalidRequest({"starts_at": [f"Sessions can be booked at most {BOOKING_HORIZON.days} days ahead."]})
 
 
 def _treatment_of(request: BookingRequest, clinic: Clinic) -> TreatmentType:
