@@ -1,0 +1,275 @@
+"""Helpers of the integration tier: waiting for asynchronous outcomes, and reading RabbitMQ with pika.
+
+The tests inspect the broker with pika, independently of the product's kombu code, so that a mistake in the
+product's messaging layer cannot hide itself.
+"""
+import json
+import subprocess
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, Iterator
+from zoneinfo import ZoneInfo
+
+import pika
+import pika.exceptions
+import pytest
+
+from shared.contract import SESSION_BOOKED, new_event, to_json
+
+DEADLINE = 30.0
+EVENTS_EXCHANGE = "clinic.events"
+DEAD_LETTER_EXCHANGE = "clinic.dlx"
+REASON_HEADER = "x-dead-letter-reason"
+CLOSED_PORT_URL = "amqp://guest:guest@127.0.0.1:1//"
+
+
+def eventually(probe: Callable[[], Any], *, what: str, deadline: float = DEADLINE, interval: float = 0.1):
+    """Poll until probe() returns something truthy and return it; fail saying what never happened."""
+    end = time.monotonic() + deadline
+    last: Any = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() >= end:
+            pytest.fail(f"{what} did not happen within {deadline:.0f}s; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def clinic_time(days_ahead: int, hour: int, minute: int = 0) -> str:
+    """An ISO 8601 instant with its offset, in the clinic's time zone, ``days_ahead`` days from today.
+
+    Relative to today, because the scheduler books only within its booking horizon.
+    """
+    zone = ZoneInfo("America/New_York")
+    day = datetime.now(zone).date() + timedelta(days=days_ahead)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).isoformat()
+
+
+# --- events -------------------------------------------------------------------------------------------------------
+
+
+def session_booked_data(**overrides) -> dict:
+    starts_at = (datetime.now(timezone.utc) + timedelta(days=14)).replace(hour=14, minute=0, second=0, microsecond=0)
+    data = {
+        "session_id": str(uuid.uuid4()),
+        "patient_id": str(uuid.uuid4()),
+        "treatment_type": "iv_infusion",
+        "starts_at": starts_at,
+        "treatment_ends_at": starts_at + timedelta(minutes=45),
+        "recovery_ends_at": starts_at + timedelta(minutes=90),
+        "chair_id": "chair-1",
+        "ride_home_mode": "escort",
+    }
+    data.update(overrides)
+    return data
+
+
+def session_booked(**overrides):
+    """A valid session.booked event as the scheduler would publish it."""
+    data = session_booked_data(**overrides)
+    return new_event(SESSION_BOOKED, data, correlation_id=data["session_id"]).stamped_by("scheduler")
+
+
+def session_booked_json(**overrides) -> tuple[Any, str]:
+    event = session_booked(**overrides)
+    return event, to_json(event)
+
+
+def tampered(body: str, change: Callable[[dict], None]) -> str:
+    """The JSON of an event after ``change`` edited its document: for messages the contract must refuse."""
+    document = json.loads(body)
+    change(document)
+    return json.dumps(document)
+
+
+# --- RabbitMQ through pika ----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def pika_channel(url: str) -> Iterator[Any]:
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        yield connection.channel()
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def publish_raw(
+    url: str,
+    body: bytes | str,
+    *,
+    routing_key: str = "session.booked",
+    exchange: str = EVENTS_EXCHANGE,
+    content_type: str | None = "application/json",
+    message_id: str | None = None,
+    headers: dict | None = None,
+) -> None:
+    """Publish exactly these bytes, confirmed and mandatory, the way any client could, bypassing the product's publisher."""
+    with pika_channel(url) as channel:
+        channel.confirm_delivery()
+        _publish(channel, body, exchange, routing_key, content_type, message_id, headers)
+
+
+def publish_burst(url: str, messages: list[tuple[str, str]], *, routing_key: str = "session.booked") -> None:
+    """Publish (message_id, body) pairs back to back on one channel, so that consumers receive them together."""
+    with pika_channel(url) as channel:
+        for message_id, body in messages:
+            _publish(channel, body, EVENTS_EXCHANGE, routing_key, "application/json", message_id, None)
+
+
+def _publish(channel, body, exchange, routing_key, content_type, message_id, headers) -> None:
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    channel.basic_publish(
+        exchange=exchange,
+        routing_key=routing_key,
+        body=body,
+        properties=pika.BasicProperties(content_type=content_type, delivery_mode=2, message_id=message_id, headers=headers),
+        mandatory=True,
+    )
+
+
+def message_count(url: str, queue: str) -> int:
+    """Messages ready in the queue (not counting those delivered to a consumer and not yet acked)."""
+    with pika_channel(url) as channel:
+        return channel.queue_declare(queue, passive=True).method.message_count
+
+
+def queue_exists(url: str, queue: str) -> bool:
+    try:
+        with pika_channel(url) as channel:
+            channel.queue_declare(queue, passive=True)
+        return True
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code == 404:
+            return False
+        raise
+
+
+def unsettled(vhost_name: str, queue: str) -> int:
+    """Messages of the queue that are ready or delivered but not yet acked, as the broker counts them."""
+    result = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", vhost_name, "name", "messages_ready", "messages_unacknowledged",
+         "--formatter", "json", "-q"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"rabbitmqctl list_queues failed: {result.stderr.strip() or result.stdout.strip()}")
+    for row in json.loads(result.stdout or "[]"):
+        if row["name"] == queue:
+            return int(row["messages_ready"]) + int(row["messages_unacknowledged"])
+    pytest.fail(f"queue {queue} does not exist in vhost {vhost_name}")
+
+
+class Received:
+    """One message read from a queue: its body, its properties and where it was routed from."""
+
+    def __init__(self, method, properties, body: bytes):
+        self.routing_key = method.routing_key
+        self.exchange = method.exchange
+        self.properties = properties
+        self.body = body
+
+    @property
+    def headers(self) -> dict:
+        return {key: _text(value) for key, value in (self.properties.headers or {}).items()}
+
+    @property
+    def reason(self) -> str | None:
+        return self.headers.get(REASON_HEADER)
+
+    @property
+    def document(self) -> dict:
+        return json.loads(self.body)
+
+    @property
+    def type(self) -> str:
+        return self.document["type"]
+
+    @property
+    def data(self) -> dict:
+        return self.document["data"]
+
+    def __repr__(self) -> str:
+        return f"Received(routing_key={self.routing_key!r}, headers={self.headers!r}, body={self.body[:200]!r})"
+
+
+def _text(value):
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def drain(url: str, queue: str) -> list[Received]:
+    """Take every message now ready in the queue (they are acked, so gone afterwards)."""
+    received = []
+    with pika_channel(url) as channel:
+        while True:
+            method, properties, body = channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return received
+            received.append(Received(method, properties, body))
+
+
+class QueueReader:
+    """Reads a queue as messages arrive, keeping all it has read, so a test can wait for what it expects."""
+
+    def __init__(self, url: str, queue: str):
+        self.url = url
+        self.queue = queue
+        self.messages: list[Received] = []
+
+    def read(self) -> list[Received]:
+        if queue_exists(self.url, self.queue):
+            self.messages.extend(drain(self.url, self.queue))
+        return self.messages
+
+    def wait_for(self, predicate: Callable[[list[Received]], Any], *, what: str, deadline: float = DEADLINE):
+        def probe():
+            self.read()
+            return predicate(self.messages)
+
+        try:
+            return eventually(probe, what=what, deadline=deadline, interval=0.2)
+        except pytest.fail.Exception as exc:
+            pytest.fail(f"{exc.msg}\nmessages read from {self.queue}: {self.messages!r}")
+
+    def wait_for_count(self, count: int, *, what: str, deadline: float = DEADLINE) -> list[Received]:
+        self.wait_for(lambda messages: len(messages) >= count, what=what, deadline=deadline)
+        return self.messages
+
+    def of_type(self, event_type: str) -> list[Received]:
+        return [m for m in self.messages if m.type == event_type]
+
+
+# --- background workers -------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def running(worker, *, name: str = "worker") -> Iterator[threading.Thread]:
+    """Run a worker (consumer or relay) in a daemon thread; always stop it and wait for its thread to end."""
+    failures: list[BaseException] = []
+
+    def target():
+        try:
+            worker.run_until_stopped()
+        except BaseException as exc:  # reported by the test rather than lost in a thread
+            failures.append(exc)
+            raise
+
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        worker.stop()
+        thread.join(DEADLINE)
+    assert not thread.is_alive(), f"{name} did not stop within {DEADLINE:.0f}s of stop()"
+    assert not failures, f"{name} crashed: {failures[0]!r}"
+
+
+def wait_until_ready(consumer, *, what: str = "the consumer getting ready") -> None:
+    eventually(consumer.ready.is_set, what=what)
