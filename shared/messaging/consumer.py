@@ -79,7 +79,11 @@ class EventConsumer(ConsumerMixin):
     def on_connection_revived(self):
         self.ready.clear()
 
+    def on_consume_end(self, connection, channel):
+        self.ready.clear()
+
     def on_connection_error(self, exc, interval):
+        self.ready.clear()
         if self.should_stop:
             raise _Stopping() from exc
         log.warning("broker unreachable for %s (%s); retrying in %.1fs", self.queue_spec.name, exc, interval)

@@ -4,6 +4,7 @@ The tests inspect the broker with pika, independently of the product's kombu cod
 product's messaging layer cannot hide itself.
 """
 import json
+import socket
 import subprocess
 import threading
 import time
@@ -273,3 +274,94 @@ def running(worker, *, name: str = "worker") -> Iterator[threading.Thread]:
 
 def wait_until_ready(consumer, *, what: str = "the consumer getting ready") -> None:
     eventually(consumer.ready.is_set, what=what)
+
+
+# --- a broker outage on demand ------------------------------------------------------------------------------------
+
+
+class BrokerProxy:
+    """A TCP forwarder to the real RabbitMQ that a test takes down and brings back: a broker outage on demand.
+
+    While down it drops every forwarded connection and closes each new one at once, counting those attempts,
+    so a test can wait until a client has really tried, and failed, to reconnect.
+    """
+
+    def __init__(self, target: tuple[str, int] = ("127.0.0.1", 5672)):
+        self._target = target
+        self._listener = socket.socket()
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._up = True
+        self._closed = False
+        self._sockets: list[socket.socket] = []
+        self.refused = 0
+        threading.Thread(target=self._accept, name="broker-proxy", daemon=True).start()
+
+    def url(self, vhost_name: str) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/{vhost_name}"
+
+    def refused_count(self) -> int:
+        with self._lock:
+            return self.refused
+
+    def down(self) -> None:
+        with self._lock:
+            self._up = False
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _close(sock)
+
+    def up(self) -> None:
+        with self._lock:
+            self._up = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.down()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                if not self._up:
+                    self.refused += 1
+                    _close(client)
+                    continue
+                try:
+                    upstream = socket.create_connection(self._target, timeout=5)
+                    upstream.settimeout(None)
+                except OSError:
+                    _close(client)
+                    continue
+                self._sockets += [client, upstream]
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, destination: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                destination.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, destination):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()

@@ -5,10 +5,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from integration.helpers import (
+    QueueReader,
     eventually,
     message_count,
     publish_raw,
-    QueueReader,
     running,
     session_booked_json,
     tampered,
