@@ -15,8 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 
 import pika
@@ -24,30 +23,13 @@ import pika
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from infrastructure import Database, Vhost, ensure_postgres, ensure_rabbitmq  # noqa: E402
+from integration.helpers import session_booked  # noqa: E402
 
-from shared.contract import SESSION_BOOKED, new_event, to_json  # noqa: E402
+from shared.contract import to_json  # noqa: E402
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, OutgoingMessage  # noqa: E402
 from shared.persistence import OutboxRelay, SqlUnitOfWork, create_database_engine, upgrade_to_head  # noqa: E402
 from services.transport.adapters import tables  # noqa: E402
 from services.transport.bootstrap import MIGRATIONS  # noqa: E402
-
-
-def sample_event(index: int):
-    start = datetime(2031, 1, 1, 9, tzinfo=timezone.utc) + timedelta(hours=index)
-    return new_event(
-        SESSION_BOOKED,
-        {
-            "session_id": str(uuid.uuid4()),
-            "patient_id": str(uuid.uuid4()),
-            "treatment_type": "iv_infusion",
-            "starts_at": start,
-            "treatment_ends_at": start + timedelta(minutes=45),
-            "recovery_ends_at": start + timedelta(minutes=90),
-            "chair_id": "chair-1",
-            "ride_home_mode": "escort",
-        },
-        correlation_id=str(index),
-    ).stamped_by("bench")
 
 
 def baseline_unconfirmed(url: str, bodies: list[str]) -> float:
@@ -113,7 +95,7 @@ def main() -> None:
     n = parser.parse_args().events
     ensure_rabbitmq()
     ensure_postgres()
-    events = [sample_event(i) for i in range(n)]
+    events = [session_booked() for _ in range(n)]
     rows = []
     with Vhost() as vhost:
         EventPublisher(vhost.url, CLINIC_TOPOLOGY).publish(
@@ -128,11 +110,11 @@ def main() -> None:
         rows.append(("EventPublisher: confirmed + mandatory", n / elapsed, quantiles[49] * 1000, quantiles[94] * 1000))
         purge(vhost.url)
         with tempfile.TemporaryDirectory() as tmp:
-            drained = relay_drain(vhost.url, f"sqlite:///{tmp}/bench.sqlite3", [sample_event(i) for i in range(n)])
+            drained = relay_drain(vhost.url, f"sqlite:///{tmp}/bench.sqlite3", [session_booked() for _ in range(n)])
         rows.append(("outbox relay on SQLite: publish + mark", n / drained, None, None))
         purge(vhost.url)
         with Database() as database:
-            drained = relay_drain(vhost.url, database.url, [sample_event(i) for i in range(n)])
+            drained = relay_drain(vhost.url, database.url, [session_booked() for _ in range(n)])
         rows.append(("outbox relay on PostgreSQL: publish + mark", n / drained, None, None))
         purge(vhost.url)
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
