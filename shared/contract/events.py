@@ -24,13 +24,59 @@ class SessionBookedData(EventData):
     recovery_ends_at = UtcDateTime(required=True)
     chair_id = identifier(required=True)
     ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+    clinician_id = identifier(load_default=None, allow_none=True)
+    series_id = identifier(load_default=None, allow_none=True)
 
 
 class SessionCancelledData(EventData):
     session_id = identifier(required=True)
     patient_id = identifier(required=True)
+    # A reason code such as patient_request, never the front desk's free-text note.
     reason = fields.String(load_default=None, allow_none=True)
     cancelled_at = UtcDateTime(required=True)
+    late_cancellation = fields.Boolean(load_default=None, allow_none=True)
+
+
+class SessionRescheduledData(EventData):
+    session_id = identifier(required=True)
+    patient_id = identifier(required=True)
+    previous_starts_at = UtcDateTime(required=True)
+    previous_recovery_ends_at = UtcDateTime(required=True)
+    starts_at = UtcDateTime(required=True)
+    treatment_ends_at = UtcDateTime(required=True)
+    recovery_ends_at = UtcDateTime(required=True)
+    chair_id = identifier(required=True)
+    clinician_id = identifier(load_default=None, allow_none=True)
+    ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+
+
+class SessionCheckedInData(EventData):
+    session_id = identifier(required=True)
+    patient_id = identifier(required=True)
+    checked_in_at = UtcDateTime(required=True)
+
+
+class SessionTreatmentStartedData(EventData):
+    session_id = identifier(required=True)
+    patient_id = identifier(required=True)
+    treatment_started_at = UtcDateTime(required=True)
+
+
+class SessionDischargedData(EventData):
+    """The clinician released the patient: ``discharged_at`` is when the ride home is needed, early or late."""
+
+    session_id = identifier(required=True)
+    patient_id = identifier(required=True)
+    discharged_at = UtcDateTime(required=True)
+    planned_recovery_ends_at = UtcDateTime(required=True)
+    ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+
+
+class SessionNoShowData(EventData):
+    session_id = identifier(required=True)
+    patient_id = identifier(required=True)
+    starts_at = UtcDateTime(required=True)
+    recorded_at = UtcDateTime(required=True)
 
 
 class RideData(EventData):
@@ -62,8 +108,15 @@ class EventType:
 
 SESSION_BOOKED = EventType("session.booked", SessionBookedData)
 SESSION_CANCELLED = EventType("session.cancelled", SessionCancelledData)
+SESSION_RESCHEDULED = EventType("session.rescheduled", SessionRescheduledData)
+SESSION_CHECKED_IN = EventType("session.checked_in", SessionCheckedInData)
+SESSION_TREATMENT_STARTED = EventType("session.treatment_started", SessionTreatmentStartedData)
+SESSION_DISCHARGED = EventType("session.discharged", SessionDischargedData)
+SESSION_NO_SHOW = EventType("session.no_show", SessionNoShowData)
 RIDE_REQUESTED = EventType("ride.requested", RideData)
 RIDE_CANCELLED = EventType("ride.cancelled", RideData)
+RIDE_RESCHEDULED = EventType("ride.rescheduled", RideData)
+RIDE_DISPATCHED = EventType("ride.dispatched", RideData)
 NOTIFICATION_SENT = EventType("notification.sent", NotificationData)
 NOTIFICATION_FAILED = EventType("notification.failed", NotificationData)
 
@@ -72,8 +125,15 @@ CATALOGUE: dict[str, EventType] = {
     for t in (
         SESSION_BOOKED,
         SESSION_CANCELLED,
+        SESSION_RESCHEDULED,
+        SESSION_CHECKED_IN,
+        SESSION_TREATMENT_STARTED,
+        SESSION_DISCHARGED,
+        SESSION_NO_SHOW,
         RIDE_REQUESTED,
         RIDE_CANCELLED,
+        RIDE_RESCHEDULED,
+        RIDE_DISPATCHED,
         NOTIFICATION_SENT,
         NOTIFICATION_FAILED,
     )

@@ -1,7 +1,15 @@
 """The broker topology, declared once as data: who receives which events, and where failures go."""
 from dataclasses import dataclass, field
 
-from shared.contract import CATALOGUE, SESSION_BOOKED, SESSION_CANCELLED, EventType
+from shared.contract import (
+    CATALOGUE,
+    SESSION_BOOKED,
+    SESSION_CANCELLED,
+    SESSION_DISCHARGED,
+    SESSION_NO_SHOW,
+    SESSION_RESCHEDULED,
+    EventType,
+)
 
 EVENTS_EXCHANGE = "clinic.events"
 DEAD_LETTER_EXCHANGE = "clinic.dlx"
@@ -36,7 +44,10 @@ class Topology:
         raise KeyError(f"no queue {name!r} in the topology")
 
 
-TRANSPORT_QUEUE = QueueSpec("transport.events", binds=(SESSION_BOOKED, SESSION_CANCELLED))
+TRANSPORT_QUEUE = QueueSpec(
+    "transport.events",
+    binds=(SESSION_BOOKED, SESSION_RESCHEDULED, SESSION_CANCELLED, SESSION_NO_SHOW, SESSION_DISCHARGED),
+)
 NOTIFICATIONS_QUEUE = QueueSpec("notifications.events", binds=(SESSION_BOOKED,))
 # Every event of the contract is also kept, most recent first-out, for ops to read.
 # It makes each contract event routable, so `mandatory` still catches a type that is not in the contract.
