@@ -2,7 +2,14 @@
 from datetime import datetime
 from typing import Callable
 
-from shared.contract import SESSION_BOOKED, SESSION_CANCELLED, Event
+from shared.contract import (
+    SESSION_BOOKED,
+    SESSION_CANCELLED,
+    SESSION_DISCHARGED,
+    SESSION_NO_SHOW,
+    SESSION_RESCHEDULED,
+    Event,
+)
 
 from . import handlers
 
@@ -11,4 +18,7 @@ def event_handlers(uow_factory: Callable, clock: Callable[[], datetime]) -> dict
     return {
         SESSION_BOOKED.name: lambda event: handlers.request_ride(event, uow=uow_factory(), now=clock()),
         SESSION_CANCELLED.name: lambda event: handlers.cancel_rides(event, uow=uow_factory(), now=clock()),
+        SESSION_RESCHEDULED.name: lambda event: handlers.reschedule_rides(event, uow=uow_factory(), now=clock()),
+        SESSION_NO_SHOW.name: lambda event: handlers.cancel_rides(event, uow=uow_factory(), now=clock()),
+        SESSION_DISCHARGED.name: lambda event: handlers.dispatch_rides(event, uow=uow_factory(), now=clock()),
     }

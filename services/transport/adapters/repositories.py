@@ -34,6 +34,7 @@ def _row_of(ride: Ride) -> dict:
         "status": ride.status.value,
         "requested_at": ride.requested_at,
         "cancelled_at": ride.cancelled_at,
+        "dispatched_at": ride.dispatched_at,
     }
 
 
@@ -47,4 +48,5 @@ def _ride_of(row) -> Ride:
         status=RideStatus(row.status),
         requested_at=row.requested_at,
         cancelled_at=row.cancelled_at,
+        dispatched_at=row.dispatched_at,
     )

@@ -17,6 +17,7 @@ rides = Table(
     Column("status", String(16), nullable=False),
     Column("requested_at", UtcDateTime, nullable=False),
     Column("cancelled_at", UtcDateTime, nullable=True),
+    Column("dispatched_at", UtcDateTime, nullable=True),
     Index("ix_rides_session", "session_id"),
     Index("ix_rides_pickup", "pickup_at"),
 )

@@ -39,4 +39,5 @@ def _ride_json(ride: Ride) -> dict:
         "status": ride.status.value,
         "requested_at": ride.requested_at.isoformat(),
         "cancelled_at": ride.cancelled_at.isoformat() if ride.cancelled_at else None,
+        "dispatched_at": ride.dispatched_at.isoformat() if ride.dispatched_at else None,
     }

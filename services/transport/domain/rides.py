@@ -1,15 +1,24 @@
-"""A ride home: requested when a session is booked, for the moment its recovery ends."""
+"""A ride home: requested when a session is booked, for the moment its recovery ends; dispatched at discharge."""
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
 
-from shared.contract import RIDE_CANCELLED, RIDE_REQUESTED, Event, EventType, new_event
+from shared.contract import (
+    RIDE_CANCELLED,
+    RIDE_DISPATCHED,
+    RIDE_REQUESTED,
+    RIDE_RESCHEDULED,
+    Event,
+    EventType,
+    new_event,
+)
 
 
 class RideStatus(StrEnum):
     REQUESTED = "requested"
     CANCELLED = "cancelled"
+    DISPATCHED = "dispatched"
 
 
 @dataclass
@@ -22,6 +31,7 @@ class Ride:
     status: RideStatus
     requested_at: datetime
     cancelled_at: datetime | None = None
+    dispatched_at: datetime | None = None
 
     def cancel(self, *, now: datetime) -> list[Event]:
         if self.status is RideStatus.CANCELLED:
@@ -29,6 +39,22 @@ class Ride:
         self.status = RideStatus.CANCELLED
         self.cancelled_at = now
         return [self._event(RIDE_CANCELLED)]
+
+    def reschedule(self, *, pickup_at: datetime) -> list[Event]:
+        """Only a ride still requested moves; one already at that time, cancelled or dispatched does not."""
+        if self.status is not RideStatus.REQUESTED or self.pickup_at == pickup_at:
+            return []
+        self.pickup_at = pickup_at
+        return [self._event(RIDE_RESCHEDULED)]
+
+    def dispatch(self, *, pickup_at: datetime, now: datetime) -> list[Event]:
+        """Send the ride for ``pickup_at``, once; a cancelled ride is not sent."""
+        if self.status is not RideStatus.REQUESTED:
+            return []
+        self.pickup_at = pickup_at
+        self.status = RideStatus.DISPATCHED
+        self.dispatched_at = now
+        return [self._event(RIDE_DISPATCHED)]
 
     def _event(self, event_type: EventType) -> Event:
         return new_event(
@@ -58,3 +84,19 @@ def request_ride_home(*, ride_id: str, session_booked: Mapping[str, Any], now: d
         requested_at=now,
     )
     return ride, [ride._event(RIDE_REQUESTED)]
+
+
+def reschedule_rides_home(rides: list[Ride], *, session_rescheduled: Mapping[str, Any]) -> list[Event]:
+    """The session moved: its requested ride is picked up when the new recovery buffer ends."""
+    if session_rescheduled["ride_home_mode"] == "none":
+        return []
+    return [event for ride in rides for event in ride.reschedule(pickup_at=session_rescheduled["recovery_ends_at"])]
+
+
+def dispatch_rides_home(rides: list[Ride], *, session_discharged: Mapping[str, Any], now: datetime) -> list[Event]:
+    """The patient was released: the requested ride is sent for the moment of discharge, early or late."""
+    if session_discharged["ride_home_mode"] == "none":
+        return []
+    return [
+        event for ride in rides for event in ride.dispatch(pickup_at=session_discharged["discharged_at"], now=now)
+    ]
