@@ -1,6 +1,8 @@
 """The scheduler's composition root: builds the real adapters, or takes fakes from tests."""
 from datetime import datetime
 from pathlib import Path
+
+from flask import jsonify
 from typing import Callable
 
 from shared.messaging import EventPublisher
@@ -15,6 +17,7 @@ from .adapters import tables
 from .adapters.clinic_config import load_clinic
 from .adapters.unit_of_work import SchedulerUnitOfWork
 from .api.http import create_api
+from .api.openapi import build_openapi
 from .domain.clinic import Clinic
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
@@ -46,4 +49,7 @@ def bootstrap(
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, "outbox_pending": relay.pending()},
     )
+    openapi = build_openapi()
+    # Public, like any API's documentation: it describes the routes, not the data behind them.
+    app.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi))
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay])

@@ -1,15 +1,56 @@
-"""The scheduler's use cases. Each takes its dependencies as arguments and commits one unit of work."""
-import uuid
-from datetime import datetime
+"""The scheduler's use cases. Each takes its dependencies as arguments and commits one unit of work.
 
-from .domain.clinic import Clinic
-from .domain.errors import InvalidRequest, NotFound
-from .domain.patients import ContactChannel, Patient
-from .domain.sessions import BookingRequest, Session, book, chair_block
+Use cases that place sessions run again when the database refuses a write that a concurrent transaction
+made impossible (a unique or exclusion violation): the second run sees the winner's session and answers
+with the rule that now refuses.
+"""
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Callable
+
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
+
+from shared.contract import Event
+
+from .domain.clinic import Clinic, TreatmentType
+from .domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
+from .domain.patients import ContactChannel, IntakeAssessment, Patient
+from .domain.schedule import PatientRecord, Placement, Schedule
+from .domain.series import ALTERNATIVES_SEARCH_DAYS, SeriesRequest, plan_series
+from .domain.sessions import (
+    BookingRequest,
+    CancelReason,
+    RideHome,
+    Session,
+    Step,
+    book,
+    ride_home_for,
+    treatment_type_of,
+)
+
+BOOK_SESSION = "book_session"
+BOOK_SERIES = "book_series"
+LONGEST_LISTING = timedelta(days=62)
+
+run_again_after_concurrent_change = retry(
+    retry=retry_if_exception_type(ConcurrentChange),
+    stop=stop_after_attempt(5),
+    wait=wait_random(0, 0.05),
+    reraise=True,
+)
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A client's key for one request, and a fingerprint of what it asked, so a reused key cannot book something else."""
+
+    key: str
+    fingerprint: str
 
 
 def register_patient(
@@ -29,42 +70,264 @@ def register_patient(
     return patient
 
 
-def get_patient(patient_id: str, *, uow) -> Patient:
+def get_patient(patient_id: str, *, uow) -> tuple[Patient, IntakeAssessment | None]:
     with uow:
         patient = uow.patients.get(patient_id)
+        intake = uow.patients.latest_intake(patient_id) if patient else None
     if patient is None:
         raise NotFound("patient", patient_id)
-    return patient
+    return patient, intake
 
 
-def book_session(request: BookingRequest, *, uow, clinic: Clinic, now: datetime) -> Session:
-    starts_at, ends_at = chair_block(request, clinic, now=now)
+def record_intake(patient_id: str, *, completed_at: datetime, recorded_by: str, uow, now: datetime) -> IntakeAssessment:
+    """Staff record an intake assessment done elsewhere; from then on the patient may book treatments."""
+    if completed_at > now:
+        raise InvalidRequest({"completed_at": ["An intake is recorded once it is done, not ahead of time."]})
+    intake = IntakeAssessment(
+        id=new_id(), patient_id=patient_id, completed_at=completed_at, recorded_by=recorded_by, recorded_at=now
+    )
     with uow:
-        if uow.patients.get(request.patient_id) is None:
-            raise InvalidRequest({"patient_id": ["No patient has this id."]})
-        uow.sessions.lock_chairs((request.chair_id,) if request.chair_id else clinic.chairs)
-        session, events = book(request, clinic=clinic, sessions_nearby=uow.sessions.overlapping(starts_at, ends_at), now=now)
+        if uow.patients.get(patient_id) is None:
+            raise NotFound("patient", patient_id)
+        uow.patients.add_intake(intake)
+        uow.commit()
+    return intake
+
+
+def availability(
+    treatment_type: str,
+    *,
+    window_from: datetime,
+    window_to: datetime,
+    patient_id: str | None = None,
+    chair_id: str | None = None,
+    clinician_id: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+) -> list[Placement]:
+    """The starts a booking would accept, from the same ``Schedule.place`` that every booking path asks."""
+    treatment = treatment_type_of(clinic, treatment_type)
+    with uow:
+        patient = _patient_record(uow, patient_id, now) if patient_id else None
+        schedule = Schedule(clinic, uow.sessions.blocks_between(window_from, window_to + treatment.chair_hold), now=now)
+    return schedule.open_starts(
+        treatment, window_from, window_to, patient=patient, chair_id=chair_id, clinician_id=clinician_id
+    )
+
+
+@run_again_after_concurrent_change
+def book_session(
+    request: BookingRequest, *, uow, clinic: Clinic, now: datetime, idempotency: IdempotencyKey | None = None
+) -> tuple[Session, bool]:
+    """Book one session; returns it and whether it was booked earlier by a request with the same key."""
+    treatment = treatment_type_of(clinic, request.treatment_type)
+    ride_home_for(treatment, request.ride_home)
+    with uow:
+        earlier = _replay_or_claim(uow, BOOK_SESSION, idempotency, now)
+        if earlier is not None:
+            return uow.sessions.get(earlier), True
+        patient = _locked_patient_record(uow, request.patient_id, now)
+        schedule = _schedule_around(uow, clinic, treatment, request.starts_at, now)
+        placement = schedule.place(
+            treatment, request.starts_at, patient=patient, chair_id=request.chair_id, clinician_id=request.clinician_id
+        )
+        session, events = book(request, placement, clinic=clinic, now=now)
         uow.sessions.add(session)
         uow.outbox.add(events)
+        if idempotency is not None:
+            uow.idempotency_keys.settle(BOOK_SESSION, idempotency.key, session.id)
         uow.commit()
-    return session
+    return session, False
 
 
-def cancel_session(session_id: str, *, reason: str | None, uow, now: datetime) -> Session:
+@run_again_after_concurrent_change
+def book_series(
+    request: SeriesRequest,
+    *,
+    patient_id: str,
+    ride_home: RideHome,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    idempotency: IdempotencyKey | None = None,
+) -> tuple[str, list[Session], bool]:
+    """Book every session of an induction series, or none; returns the series id, its sessions and whether replayed."""
+    treatment = treatment_type_of(clinic, request.treatment_type)
+    ride_home_for(treatment, ride_home)
+    series_id = new_id()
     with uow:
-        session = uow.sessions.get(session_id)
-        if session is None:
-            raise NotFound("session", session_id)
-        events = session.cancel(reason=reason, now=now)
-        uow.sessions.save(session)
-        uow.outbox.add(events)
+        earlier = _replay_or_claim(uow, BOOK_SERIES, idempotency, now)
+        if earlier is not None:
+            return earlier, uow.series.sessions_of(earlier), True
+        patient = _locked_patient_record(uow, patient_id, now)
+        window_from = request.first_starts_at - timedelta(days=1)
+        window_to = request.first_starts_at + timedelta(days=request.within_days + ALTERNATIVES_SEARCH_DAYS + 1)
+        schedule = Schedule(clinic, uow.sessions.blocks_between(window_from, window_to), now=now)
+        placements = plan_series(request, treatment, schedule=schedule, patient=patient)
+        uow.series.add(
+            series_id=series_id,
+            patient_id=patient_id,
+            treatment_type=treatment.id,
+            count=request.count,
+            within_days=request.within_days,
+            now=now,
+        )
+        booked = []
+        for placement in placements:
+            booking = BookingRequest(new_id(), patient_id, treatment.id, placement.starts_at, ride_home, series_id=series_id)
+            session, events = book(booking, placement, clinic=clinic, now=now)
+            uow.sessions.add(session)
+            uow.outbox.add(events)
+            booked.append(session)
+        if idempotency is not None:
+            uow.idempotency_keys.settle(BOOK_SERIES, idempotency.key, series_id)
         uow.commit()
+    return series_id, booked, False
+
+
+def get_series(series_id: str, *, uow) -> list[Session]:
+    with uow:
+        sessions = uow.series.sessions_of(series_id)
+    if sessions is None:
+        raise NotFound("series", series_id)
+    return sessions
+
+
+@run_again_after_concurrent_change
+def reschedule_session(
+    session_id: str,
+    *,
+    starts_at: datetime,
+    chair_id: str | None = None,
+    clinician_id: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+) -> Session:
+    with uow:
+        session = _existing_session(uow, session_id)
+        session.require(Step.RESCHEDULE)
+        treatment = treatment_type_of(clinic, session.treatment_type)
+        patient = _locked_patient_record(uow, session.patient_id, now, ignoring=session.id)
+        schedule = _schedule_around(uow, clinic, treatment, starts_at, now, ignoring=session.id)
+        placement = schedule.place(treatment, starts_at, patient=patient, chair_id=chair_id, clinician_id=clinician_id)
+        _save(uow, session, session.reschedule(placement))
     return session
+
+
+def cancel_session(
+    session_id: str, *, reason: CancelReason, note: str | None = None, uow, clinic: Clinic, now: datetime
+) -> Session:
+    return _change_session(session_id, uow, lambda s: s.cancel(reason=reason, note=note, clinic=clinic, now=now))
+
+
+def check_in(session_id: str, *, uow, clinic: Clinic, now: datetime) -> Session:
+    return _change_session(session_id, uow, lambda s: s.check_in(clinic=clinic, now=now))
+
+
+def start_treatment(session_id: str, *, uow, now: datetime) -> Session:
+    return _change_session(session_id, uow, lambda s: s.start_treatment(now=now))
+
+
+def discharge(session_id: str, *, at: datetime | None, uow, clinic: Clinic, now: datetime) -> Session:
+    """Release the patient; discharging an intake session completes the patient's intake."""
+    discharged_at = at or now
+    with uow:
+        session = _existing_session(uow, session_id)
+        events = session.discharge(at=discharged_at, now=now)
+        treatment = clinic.treatment_type(session.treatment_type)
+        if treatment is not None and treatment.counts_as_intake:
+            uow.patients.add_intake(
+                IntakeAssessment(
+                    id=new_id(),
+                    patient_id=session.patient_id,
+                    completed_at=discharged_at,
+                    recorded_by=f"intake session {session.id}",
+                    recorded_at=now,
+                    session_id=session.id,
+                )
+            )
+        _save(uow, session, events)
+    return session
+
+
+def record_no_show(session_id: str, *, uow, now: datetime) -> Session:
+    return _change_session(session_id, uow, lambda s: s.record_no_show(now=now))
 
 
 def get_session(session_id: str, *, uow) -> Session:
     with uow:
-        session = uow.sessions.get(session_id)
+        return _existing_session(uow, session_id)
+
+
+def list_sessions(*, window_from: datetime, window_to: datetime, uow) -> list[Session]:
+    if window_to <= window_from:
+        raise InvalidRequest({"to": ["Give a 'to' after 'from'."]})
+    if window_to - window_from > LONGEST_LISTING:
+        raise InvalidRequest({"to": [f"List at most {LONGEST_LISTING.days} days at a time."]})
+    with uow:
+        return uow.sessions.between(window_from, window_to)
+
+
+def _change_session(session_id: str, uow, change: Callable[[Session], list[Event]]) -> Session:
+    with uow:
+        session = _existing_session(uow, session_id)
+        _save(uow, session, change(session))
+    return session
+
+
+def _save(uow, session: Session, events: list[Event]) -> None:
+    uow.sessions.save(session)
+    uow.outbox.add(events)
+    uow.commit()
+
+
+def _existing_session(uow, session_id: str) -> Session:
+    session = uow.sessions.get(session_id)
     if session is None:
         raise NotFound("session", session_id)
     return session
+
+
+def _schedule_around(
+    uow, clinic: Clinic, treatment: TreatmentType, starts_at: datetime, now: datetime, ignoring: str | None = None
+) -> Schedule:
+    blocks = uow.sessions.blocks_between(starts_at, starts_at + treatment.chair_hold)
+    return Schedule(clinic, [b for b in blocks if b.session_id != ignoring], now=now)
+
+
+def _locked_patient_record(uow, patient_id: str, now: datetime, ignoring: str | None = None) -> PatientRecord:
+    """The patient's record, locked against concurrent bookings for the same patient until commit."""
+    return _patient_record(uow, patient_id, now, ignoring, lock=True)
+
+
+def _patient_record(
+    uow, patient_id: str, now: datetime, ignoring: str | None = None, *, lock: bool = False
+) -> PatientRecord:
+    if uow.patients.get(patient_id) is None:
+        raise InvalidRequest({"patient_id": ["No patient has this id."]})
+    if lock:
+        uow.patients.lock(patient_id)
+    return PatientRecord(
+        patient_id=patient_id,
+        intake_completed=uow.patients.intake_completed(patient_id, by=now),
+        blocks=[b for b in uow.sessions.blocks_of_patient(patient_id) if b.session_id != ignoring],
+    )
+
+
+def _replay_or_claim(uow, operation: str, idempotency: IdempotencyKey | None, now: datetime) -> str | None:
+    """The id of what an earlier request with this key made, or None after claiming the key for this one."""
+    if idempotency is None:
+        return None
+    earlier = uow.idempotency_keys.find(operation, idempotency.key)
+    if earlier is None:
+        uow.idempotency_keys.claim(operation, idempotency.key, idempotency.fingerprint, now)
+        return None
+    fingerprint, resource_id = earlier
+    if fingerprint != idempotency.fingerprint:
+        raise Refused(
+            "idempotency_key_reused",
+            "This Idempotency-Key was already used for a different request; use a new key for a new booking.",
+        )
+    return resource_id

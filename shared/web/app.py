@@ -2,6 +2,7 @@
 from typing import Callable
 
 from flask import Blueprint, Flask, jsonify
+from werkzeug.routing import BaseConverter
 
 from .auth import require_service_token
 from .errors import register_error_handlers
@@ -9,10 +10,17 @@ from .errors import register_error_handlers
 MAX_BODY_BYTES = 64 * 1024
 
 
+class IdConverter(BaseConverter):
+    """``<id:name>``: the id of a record in a path. Anything else is a 404 before any database sees it."""
+
+    regex = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+
+
 def create_service_app(import_name: str, api: Blueprint, *, service_token: str, health: Callable[[], dict]) -> Flask:
     app = Flask(import_name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False
+    app.url_map.converters["id"] = IdConverter
     register_error_handlers(app)
     require_service_token(api, service_token)
     app.register_blueprint(api, url_prefix="/api")

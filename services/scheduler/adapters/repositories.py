@@ -1,12 +1,20 @@
-"""Patients and sessions in the scheduler's database."""
+"""Patients, sessions, series and idempotency keys in the scheduler's database."""
 import zlib
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, text, update
+from sqlalchemy import Connection, exists, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
-from ..domain.patients import ContactChannel, Patient
-from ..domain.sessions import RideHome, RideHomeMode, Session, SessionStatus
-from .tables import patients, sessions
+from ..domain.errors import ConcurrentChange
+from ..domain.patients import ContactChannel, IntakeAssessment, Patient
+from ..domain.schedule import BookedBlock
+from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
+from .tables import idempotency_keys, intake_assessments, patients, series, sessions
+
+# The clinic configuration keeps a session's whole block within a day; a window query looks back this far.
+LONGEST_BLOCK = timedelta(days=1)
+HOLDING = [status.value for status in HOLDING_STATUSES]
 
 
 class SqlPatientRepository:
@@ -38,40 +46,156 @@ class SqlPatientRepository:
             created_at=row.created_at,
         )
 
+    def lock(self, patient_id: str) -> None:
+        """Serialize changes to one patient's sessions (the spacing and intake rules) until the transaction ends.
+
+        SQLite transactions are already serialized writers (BEGIN IMMEDIATE); PostgreSQL takes an advisory lock.
+        """
+        if self._connection.dialect.name == "postgresql":
+            key = zlib.crc32(f"patient:{patient_id}".encode())
+            self._connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    def add_intake(self, intake: IntakeAssessment) -> None:
+        self._connection.execute(insert(intake_assessments).values(**intake.__dict__))
+
+    def intake_completed(self, patient_id: str, *, by: datetime) -> bool:
+        query = select(
+            exists().where(intake_assessments.c.patient_id == patient_id, intake_assessments.c.completed_at <= by)
+        )
+        return bool(self._connection.execute(query).scalar())
+
+    def latest_intake(self, patient_id: str) -> IntakeAssessment | None:
+        row = self._connection.execute(
+            select(intake_assessments)
+            .where(intake_assessments.c.patient_id == patient_id)
+            .order_by(intake_assessments.c.completed_at.desc())
+            .limit(1)
+        ).first()
+        return IntakeAssessment(**row._mapping) if row else None
+
 
 class SqlSessionRepository:
     def __init__(self, connection: Connection):
         self._connection = connection
 
-    def lock_chairs(self, chair_ids: tuple[str, ...]) -> None:
-        """Serialize bookings that compete for these chairs until the transaction ends.
-
-        SQLite transactions are already serialized writers (BEGIN IMMEDIATE); PostgreSQL takes advisory locks.
-        """
-        if self._connection.dialect.name != "postgresql":
-            return
-        for chair in sorted(chair_ids):
-            self._connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(f"chair:{chair}".encode())})
-
     def add(self, session: Session) -> None:
-        self._connection.execute(insert(sessions).values(**_row_of(session)))
+        with _conflicts_as_concurrent_change():
+            self._connection.execute(insert(sessions).values(**_row_of(session)))
 
     def save(self, session: Session) -> None:
-        self._connection.execute(update(sessions).where(sessions.c.id == session.id).values(**_row_of(session)))
+        with _conflicts_as_concurrent_change():
+            self._connection.execute(update(sessions).where(sessions.c.id == session.id).values(**_row_of(session)))
 
     def get(self, session_id: str) -> Session | None:
         row = self._connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
         return _session_of(row) if row else None
 
-    def overlapping(self, starts_at: datetime, ends_at: datetime) -> list[Session]:
+    def blocks_between(self, starts_at: datetime, ends_at: datetime) -> list[BookedBlock]:
+        """What holding sessions occupy between two instants: the input of a ``Schedule``."""
+        query = select(*_BLOCK_COLUMNS).where(
+            sessions.c.status.in_(HOLDING),
+            sessions.c.starts_at < ends_at,
+            sessions.c.starts_at > starts_at - LONGEST_BLOCK,
+            sessions.c.chair_free_at > starts_at,
+        )
+        return [BookedBlock(*row) for row in self._connection.execute(query)]
+
+    def blocks_of_patient(self, patient_id: str) -> list[BookedBlock]:
+        query = select(*_BLOCK_COLUMNS).where(sessions.c.patient_id == patient_id, sessions.c.status.in_(HOLDING))
+        return [BookedBlock(*row) for row in self._connection.execute(query)]
+
+    def of_patient(self, patient_id: str) -> list[Session]:
         rows = self._connection.execute(
-            select(sessions).where(
-                sessions.c.status == SessionStatus.BOOKED.value,
-                sessions.c.starts_at < ends_at,
-                sessions.c.recovery_ends_at > starts_at,
-            )
+            select(sessions).where(sessions.c.patient_id == patient_id).order_by(sessions.c.starts_at)
         )
         return [_session_of(row) for row in rows]
+
+    def between(self, starts_at: datetime, ends_at: datetime) -> list[Session]:
+        rows = self._connection.execute(
+            select(sessions)
+            .where(sessions.c.starts_at >= starts_at, sessions.c.starts_at < ends_at)
+            .order_by(sessions.c.starts_at, sessions.c.chair_id)
+        )
+        return [_session_of(row) for row in rows]
+
+
+class SqlSeriesRepository:
+    def __init__(self, connection: Connection):
+        self._connection = connection
+
+    def add(self, *, series_id: str, patient_id: str, treatment_type: str, count: int, within_days: int, now: datetime):
+        self._connection.execute(
+            insert(series).values(
+                id=series_id,
+                patient_id=patient_id,
+                treatment_type=treatment_type,
+                session_count=count,
+                within_days=within_days,
+                created_at=now,
+            )
+        )
+
+    def sessions_of(self, series_id: str) -> list[Session] | None:
+        if self._connection.execute(select(series.c.id).where(series.c.id == series_id)).first() is None:
+            return None
+        rows = self._connection.execute(
+            select(sessions).where(sessions.c.series_id == series_id).order_by(sessions.c.starts_at)
+        )
+        return [_session_of(row) for row in rows]
+
+
+class SqlIdempotencyKeys:
+    """Keys of requests already carried out, claimed in the same transaction as their effect."""
+
+    def __init__(self, connection: Connection):
+        self._connection = connection
+
+    def find(self, operation: str, key: str) -> tuple[str, str | None] | None:
+        """(fingerprint, resource id) of the request first made with this key, if any."""
+        row = self._connection.execute(
+            select(idempotency_keys.c.fingerprint, idempotency_keys.c.resource_id).where(
+                idempotency_keys.c.operation == operation, idempotency_keys.c.key == key
+            )
+        ).first()
+        return (row.fingerprint, row.resource_id) if row else None
+
+    def claim(self, operation: str, key: str, fingerprint: str, now: datetime) -> None:
+        """Claim the key first, so that a concurrent duplicate waits for this transaction and then finds it."""
+        with _conflicts_as_concurrent_change():
+            self._connection.execute(
+                insert(idempotency_keys).values(operation=operation, key=key, fingerprint=fingerprint, created_at=now)
+            )
+
+    def settle(self, operation: str, key: str, resource_id: str) -> None:
+        self._connection.execute(
+            update(idempotency_keys)
+            .where(idempotency_keys.c.operation == operation, idempotency_keys.c.key == key)
+            .values(resource_id=resource_id)
+        )
+
+
+@contextmanager
+def _conflicts_as_concurrent_change():
+    """A unique or exclusion violation means another transaction won the race; the use case may run again."""
+    try:
+        yield
+    except IntegrityError as exc:
+        if getattr(exc.orig, "sqlstate", None) in ("23505", "23P01"):
+            raise ConcurrentChange(str(exc.orig)) from exc
+        raise
+
+
+_BLOCK_COLUMNS = (
+    sessions.c.id,
+    sessions.c.patient_id,
+    sessions.c.treatment_type,
+    sessions.c.chair_id,
+    sessions.c.clinician_id,
+    sessions.c.starts_at,
+    sessions.c.treatment_ends_at,
+    sessions.c.recovery_ends_at,
+    sessions.c.chair_free_at,
+)
 
 
 def _row_of(session: Session) -> dict:
@@ -80,16 +204,25 @@ def _row_of(session: Session) -> dict:
         "patient_id": session.patient_id,
         "treatment_type": session.treatment_type,
         "chair_id": session.chair_id,
+        "clinician_id": session.clinician_id,
         "starts_at": session.starts_at,
         "treatment_ends_at": session.treatment_ends_at,
         "recovery_ends_at": session.recovery_ends_at,
+        "chair_free_at": session.chair_free_at,
         "status": session.status.value,
         "ride_home_mode": session.ride_home.mode.value,
         "escort_name": session.ride_home.escort_name,
         "escort_phone": session.ride_home.escort_phone,
+        "series_id": session.series_id,
         "created_at": session.created_at,
+        "checked_in_at": session.checked_in_at,
+        "treatment_started_at": session.treatment_started_at,
+        "discharged_at": session.discharged_at,
+        "no_show_recorded_at": session.no_show_recorded_at,
         "cancelled_at": session.cancelled_at,
-        "cancel_reason": session.cancel_reason,
+        "cancel_reason": session.cancel_reason.value if session.cancel_reason else None,
+        "cancel_note": session.cancel_note,
+        "late_cancellation": session.late_cancellation,
     }
 
 
@@ -99,12 +232,30 @@ def _session_of(row) -> Session:
         patient_id=row.patient_id,
         treatment_type=row.treatment_type,
         chair_id=row.chair_id,
+        clinician_id=row.clinician_id,
         starts_at=row.starts_at,
         treatment_ends_at=row.treatment_ends_at,
         recovery_ends_at=row.recovery_ends_at,
+        chair_free_at=row.chair_free_at,
         ride_home=RideHome(RideHomeMode(row.ride_home_mode), row.escort_name, row.escort_phone),
         status=SessionStatus(row.status),
         created_at=row.created_at,
+        series_id=row.series_id,
+        checked_in_at=row.checked_in_at,
+        treatment_started_at=row.treatment_started_at,
+        discharged_at=row.discharged_at,
+        no_show_recorded_at=row.no_show_recorded_at,
         cancelled_at=row.cancelled_at,
-        cancel_reason=row.cancel_reason,
+        cancel_reason=_cancel_reason(row.cancel_reason),
+        cancel_note=row.cancel_note,
+        late_cancellation=row.late_cancellation,
     )
+
+
+def _cancel_reason(stored: str | None) -> CancelReason | None:
+    if stored is None:
+        return None
+    try:
+        return CancelReason(stored)
+    except ValueError:  # free text written before reasons became codes
+        return CancelReason.OTHER

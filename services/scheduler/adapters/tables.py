@@ -1,5 +1,5 @@
 """The scheduler's tables."""
-from sqlalchemy import Column, ForeignKey, Index, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from shared.persistence import MessagingTables, UtcDateTime
 
@@ -17,6 +17,29 @@ patients = Table(
     Column("created_at", UtcDateTime, nullable=False),
 )
 
+intake_assessments = Table(
+    "intake_assessments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("patient_id", String(36), ForeignKey("patients.id"), nullable=False),
+    Column("completed_at", UtcDateTime, nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("session_id", String(36), nullable=True),
+    Index("ix_intake_assessments_patient", "patient_id"),
+)
+
+series = Table(
+    "series",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("patient_id", String(36), ForeignKey("patients.id"), nullable=False),
+    Column("treatment_type", String(64), nullable=False),
+    Column("session_count", Integer, nullable=False),
+    Column("within_days", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 sessions = Table(
     "sessions",
     metadata,
@@ -24,16 +47,36 @@ sessions = Table(
     Column("patient_id", String(36), ForeignKey("patients.id"), nullable=False),
     Column("treatment_type", String(64), nullable=False),
     Column("chair_id", String(64), nullable=False),
+    Column("clinician_id", String(64), nullable=True),
     Column("starts_at", UtcDateTime, nullable=False),
     Column("treatment_ends_at", UtcDateTime, nullable=False),
     Column("recovery_ends_at", UtcDateTime, nullable=False),
+    Column("chair_free_at", UtcDateTime, nullable=False),
     Column("status", String(16), nullable=False),
     Column("ride_home_mode", String(16), nullable=False),
     Column("escort_name", String(200), nullable=True),
     Column("escort_phone", String(32), nullable=True),
+    Column("series_id", String(36), ForeignKey("series.id"), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("checked_in_at", UtcDateTime, nullable=True),
+    Column("treatment_started_at", UtcDateTime, nullable=True),
+    Column("discharged_at", UtcDateTime, nullable=True),
+    Column("no_show_recorded_at", UtcDateTime, nullable=True),
     Column("cancelled_at", UtcDateTime, nullable=True),
     Column("cancel_reason", Text, nullable=True),
+    Column("cancel_note", Text, nullable=True),
+    Column("late_cancellation", Boolean, nullable=True),
     Index("ix_sessions_chair_time", "chair_id", "starts_at"),
     Index("ix_sessions_patient", "patient_id"),
+    Index("ix_sessions_starts_at", "starts_at"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("operation", String(32), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("resource_id", String(36), nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
 )

@@ -1,12 +1,14 @@
-"""The scheduler's unit of work: patients, sessions and the outbox in one transaction."""
+"""The scheduler's unit of work: patients, sessions, series, idempotency keys and the outbox in one transaction."""
 from sqlalchemy import Connection
 
 from shared.persistence import SqlUnitOfWork
 
-from .repositories import SqlPatientRepository, SqlSessionRepository
+from .repositories import SqlIdempotencyKeys, SqlPatientRepository, SqlSeriesRepository, SqlSessionRepository
 
 
 class SchedulerUnitOfWork(SqlUnitOfWork):
     def open_repositories(self, connection: Connection) -> None:
         self.patients = SqlPatientRepository(connection)
         self.sessions = SqlSessionRepository(connection)
+        self.series = SqlSeriesRepository(connection)
+        self.idempotency_keys = SqlIdempotencyKeys(connection)

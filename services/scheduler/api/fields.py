@@ -1,6 +1,33 @@
 """HTTP field types of the scheduler's API."""
+import re
+
 import phonenumbers
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+
+
+class PlainText(fields.String):
+    """One line of text for people: no control characters, trimmed, never empty."""
+
+    default_error_messages = {"control": "Use plain text without control characters or line breaks."}
+
+    def __init__(self, *, max_length: int, **kwargs):
+        super().__init__(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if CONTROL_CHARACTERS.search(text):
+            raise self.make_error("control")
+        return text.strip()
+
+
+class Identifier(fields.String):
+    """The id of a patient, session, chair or clinician."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Regexp(IDENTIFIER, error="Not a valid id."), **kwargs)
 
 
 class E164Phone(fields.String):
@@ -10,7 +37,7 @@ class E164Phone(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text.startswith("+"):
+        if not text.startswith("+") or len(text) > 20:
             raise self.make_error("invalid_phone")
         try:
             number = phonenumbers.parse(text, None)
@@ -31,9 +58,27 @@ class OffsetDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
 
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not 2000 <= moment.year <= 2999:
+            raise ValidationError("Give a time between the years 2000 and 2999.")
+        return moment
+
+
+class ClinicTime(fields.DateTime):
+    """An instant written in the clinic's local time with its offset; the schema's context holds the zone."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.astimezone(self.context["time_zone"]).isoformat()
+
 
 def local_time(value, time_zone) -> str:
     return value.astimezone(time_zone).isoformat()
 
 
-__all__ = ["E164Phone", "OffsetDateTime", "ValidationError", "local_time"]
+__all__ = ["ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError", "local_time"]

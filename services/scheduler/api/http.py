@@ -1,22 +1,34 @@
-"""Routes of the scheduler's JSON API."""
+"""Routes of the scheduler's JSON API: translate HTTP to use cases and back, nothing more."""
+import hashlib
+import json
 from datetime import datetime
 from typing import Callable
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
+from marshmallow import ValidationError
 
-from shared.web import error_body, field_errors, json_body, refusal
+from shared.web import error_body, field_errors, json_body, query_args
 
 from .. import handlers
-from ..domain.clinic import Clinic
-from ..domain.errors import InvalidRequest, NotFound, Refused
-from ..domain.patients import Patient
+from ..domain.clinic import WEEKDAYS, Clinic, WeeklyHours
+from ..domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
+from ..domain.series import SeriesRequest
 from ..domain.sessions import NO_RIDE, BookingRequest, RideHome, RideHomeMode, Session
-from .fields import local_time
-from .schemas import CancelIn, PatientIn, SessionIn
+from . import schemas
+from .calendar import session_calendar
+
+IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], datetime]) -> Blueprint:
     api = Blueprint("scheduler_api", __name__)
+    context = {"time_zone": clinic.time_zone}
+
+    def dump(schema_class, value) -> dict:
+        return schema_class(context=context).dump(value)
+
+    def session_reply(session: Session, status: int = 200, **headers):
+        return jsonify(dump(schemas.SessionOut, session)), status, headers
 
     @api.errorhandler(InvalidRequest)
     def _invalid(exc: InvalidRequest):
@@ -24,7 +36,15 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
 
     @api.errorhandler(Refused)
     def _refused(exc: Refused):
-        return refusal(409, exc.reason, exc.message)
+        if exc.details:
+            body = dump(schemas.SeriesRefusalOut, {"reason": exc.reason, "message": exc.message, **exc.details})
+            return jsonify(body), 409
+        return jsonify({"reason": exc.reason, "message": exc.message}), 409
+
+    @api.errorhandler(ConcurrentChange)
+    def _concurrent(_exc: ConcurrentChange):
+        message = "The schedule changed while this request was handled, again and again; please try once more."
+        return jsonify({"reason": "concurrent_change", "message": message}), 409
 
     @api.errorhandler(NotFound)
     def _not_found(exc: NotFound):
@@ -32,27 +52,11 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
 
     @api.get("/clinic")
     def show_clinic():
-        return jsonify(
-            {
-                "name": clinic.name,
-                "time_zone": clinic.time_zone.key,
-                "chairs": list(clinic.chairs),
-                "treatment_types": [
-                    {
-                        "id": t.id,
-                        "label": t.label,
-                        "treatment_minutes": t.treatment_minutes,
-                        "recovery_minutes": t.recovery_minutes,
-                        "ride_home_required": t.ride_home_required,
-                    }
-                    for t in clinic.treatment_types.values()
-                ],
-            }
-        )
+        return jsonify(dump(schemas.ClinicOut, _clinic_document(clinic)))
 
     @api.post("/patients")
     def register_patient():
-        body = json_body(PatientIn())
+        body = json_body(schemas.PatientIn())
         patient = handlers.register_patient(
             full_name=body["name"],
             phone=body["phone"],
@@ -61,66 +65,186 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             uow=uow_factory(),
             now=clock(),
         )
-        return jsonify(_patient_json(patient)), 201, {"Location": f"/api/patients/{patient.id}"}
+        return jsonify(dump(schemas.PatientOut, _patient_document(patient, None))), 201, {
+            "Location": f"/api/patients/{patient.id}"
+        }
 
-    @api.get("/patients/<patient_id>")
+    @api.get("/patients/<id:patient_id>")
     def show_patient(patient_id: str):
-        return jsonify(_patient_json(handlers.get_patient(patient_id, uow=uow_factory())))
+        patient, intake = handlers.get_patient(patient_id, uow=uow_factory())
+        return jsonify(dump(schemas.PatientOut, _patient_document(patient, intake)))
+
+    @api.post("/patients/<id:patient_id>/intake")
+    def record_intake(patient_id: str):
+        body = json_body(schemas.IntakeIn())
+        intake = handlers.record_intake(
+            patient_id, completed_at=body["completed_at"], recorded_by=body["recorded_by"], uow=uow_factory(), now=clock()
+        )
+        return jsonify(dump(schemas.IntakeOut, intake)), 201
+
+    @api.get("/availability")
+    def availability():
+        query = query_args(schemas.AvailabilityQuery())
+        placements = handlers.availability(
+            query["treatment_type"],
+            window_from=query["from_"],
+            window_to=query["to"],
+            patient_id=query["patient_id"],
+            chair_id=query["chair_id"],
+            clinician_id=query["clinician_id"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+        )
+        document = {"treatment_type": query["treatment_type"], "time_zone": clinic.time_zone.key, "slots": placements}
+        return jsonify(dump(schemas.AvailabilityOut, document))
+
+    @api.get("/sessions")
+    def list_sessions():
+        query = query_args(schemas.WindowQuery())
+        sessions = handlers.list_sessions(window_from=query["from_"], window_to=query["to"], uow=uow_factory())
+        return jsonify(dump(schemas.SessionListOut, {"sessions": sessions}))
 
     @api.post("/sessions")
     def book_session():
-        body = json_body(SessionIn())
-        ride = body["ride_home"]
+        body = json_body(schemas.SessionIn())
         booking = BookingRequest(
             session_id=handlers.new_id(),
             patient_id=body["patient_id"],
             treatment_type=body["treatment_type"],
             starts_at=body["starts_at"],
             chair_id=body["chair_id"],
-            ride_home=RideHome(RideHomeMode(ride["mode"]), ride["escort_name"], ride["escort_phone"]) if ride else NO_RIDE,
+            clinician_id=body["clinician_id"],
+            ride_home=_ride_home(body["ride_home"]),
         )
-        session = handlers.book_session(booking, uow=uow_factory(), clinic=clinic, now=clock())
-        return jsonify(_session_json(session, clinic)), 201, {"Location": f"/api/sessions/{session.id}"}
+        session, replayed = handlers.book_session(
+            booking, uow=uow_factory(), clinic=clinic, now=clock(), idempotency=_idempotency_key()
+        )
+        return session_reply(session, 201, **_created(f"/api/sessions/{session.id}", replayed))
 
-    @api.get("/sessions/<session_id>")
+    @api.get("/sessions/<id:session_id>")
     def show_session(session_id: str):
-        return jsonify(_session_json(handlers.get_session(session_id, uow=uow_factory()), clinic))
+        return session_reply(handlers.get_session(session_id, uow=uow_factory()))
 
-    @api.post("/sessions/<session_id>/cancel")
+    @api.get("/sessions/<id:session_id>.ics")
+    def session_ics(session_id: str):
+        session = handlers.get_session(session_id, uow=uow_factory())
+        return Response(
+            session_calendar(session, clinic),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="session-{session.id}.ics"'},
+        )
+
+    @api.post("/sessions/<id:session_id>/reschedule")
+    def reschedule_session(session_id: str):
+        body = json_body(schemas.RescheduleIn())
+        session = handlers.reschedule_session(
+            session_id,
+            starts_at=body["starts_at"],
+            chair_id=body["chair_id"],
+            clinician_id=body["clinician_id"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+        )
+        return session_reply(session)
+
+    @api.post("/sessions/<id:session_id>/cancel")
     def cancel_session(session_id: str):
-        body = json_body(CancelIn()) if request.content_length else {"reason": None}
-        session = handlers.cancel_session(session_id, reason=body["reason"], uow=uow_factory(), now=clock())
-        return jsonify(_session_json(session, clinic))
+        body = json_body(schemas.CancelIn())
+        session = handlers.cancel_session(
+            session_id, reason=body["reason"], note=body["note"], uow=uow_factory(), clinic=clinic, now=clock()
+        )
+        return session_reply(session)
+
+    @api.post("/sessions/<id:session_id>/check-in")
+    def check_in(session_id: str):
+        return session_reply(handlers.check_in(session_id, uow=uow_factory(), clinic=clinic, now=clock()))
+
+    @api.post("/sessions/<id:session_id>/start-treatment")
+    def start_treatment(session_id: str):
+        return session_reply(handlers.start_treatment(session_id, uow=uow_factory(), now=clock()))
+
+    @api.post("/sessions/<id:session_id>/discharge")
+    def discharge(session_id: str):
+        body = json_body(schemas.DischargeIn()) if request.content_length else {"discharged_at": None}
+        session = handlers.discharge(session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock())
+        return session_reply(session)
+
+    @api.post("/sessions/<id:session_id>/no-show")
+    def record_no_show(session_id: str):
+        return session_reply(handlers.record_no_show(session_id, uow=uow_factory(), now=clock()))
+
+    @api.post("/series")
+    def book_series():
+        body = json_body(schemas.SeriesIn())
+        series_id, sessions, replayed = handlers.book_series(
+            SeriesRequest(body["treatment_type"], body["first_starts_at"], body["count"], body["within_days"]),
+            patient_id=body["patient_id"],
+            ride_home=_ride_home(body["ride_home"]),
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+            idempotency=_idempotency_key(),
+        )
+        document = dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions})
+        return jsonify(document), 201, _created(f"/api/series/{series_id}", replayed)
+
+    @api.get("/series/<id:series_id>")
+    def show_series(series_id: str):
+        sessions = handlers.get_series(series_id, uow=uow_factory())
+        return jsonify(dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions}))
 
     return api
 
 
-def _patient_json(patient: Patient) -> dict:
+def _ride_home(body: dict | None) -> RideHome:
+    if not body:
+        return NO_RIDE
+    return RideHome(RideHomeMode(body["mode"]), body["escort_name"], body["escort_phone"])
+
+
+def _idempotency_key() -> handlers.IdempotencyKey | None:
+    """The request's Idempotency-Key with a fingerprint of its body, so a reused key cannot book something else."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise ValidationError({"Idempotency-Key": [f"Use 1 to {IDEMPOTENCY_KEY_LENGTH} printable ASCII characters."]})
+    canonical = json.dumps(request.get_json(silent=True), sort_keys=True, separators=(",", ":"))
+    return handlers.IdempotencyKey(key, hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def _created(location: str, replayed: bool) -> dict:
+    headers = {"Location": location}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
+
+
+def _patient_document(patient, intake) -> dict:
+    return {**patient.__dict__, "intake": intake}
+
+
+def _clinic_document(clinic: Clinic) -> dict:
     return {
-        "id": patient.id,
-        "name": patient.full_name,
-        "phone": patient.phone,
-        "email": patient.email,
-        "preferred_channel": patient.preferred_channel.value,
+        "name": clinic.name,
+        "time_zone": clinic.time_zone.key,
+        "slot_minutes": clinic.slot_minutes,
+        "late_cancellation_hours": clinic.late_cancellation_hours,
+        "arrival_minutes_before": clinic.arrival_minutes_before,
+        "chairs": list(clinic.chairs),
+        "opening_hours": _hours_document(clinic.opening_hours),
+        "closed_on": sorted(clinic.closed_on),
+        "clinicians": [
+            {"id": c.id, "name": c.name, "working_hours": _hours_document(c.working_hours)} for c in clinic.clinicians
+        ],
+        "treatment_types": list(clinic.treatment_types.values()),
     }
 
 
-def _session_json(session: Session, clinic: Clinic) -> dict:
-    tz = clinic.time_zone
+def _hours_document(hours: WeeklyHours) -> dict[str, list[str]]:
     return {
-        "id": session.id,
-        "status": session.status.value,
-        "patient_id": session.patient_id,
-        "treatment_type": session.treatment_type,
-        "chair_id": session.chair_id,
-        "starts_at": local_time(session.starts_at, tz),
-        "treatment_ends_at": local_time(session.treatment_ends_at, tz),
-        "recovery_ends_at": local_time(session.recovery_ends_at, tz),
-        "ride_home": {
-            "mode": session.ride_home.mode.value,
-            "escort_name": session.ride_home.escort_name,
-            "escort_phone": session.ride_home.escort_phone,
-        },
-        "cancelled_at": local_time(session.cancelled_at, tz) if session.cancelled_at else None,
-        "cancel_reason": session.cancel_reason,
+        day: [f"{opens:%H:%M}-{'24:00' if closes.hour == 23 and closes.minute == 59 else f'{closes:%H:%M}'}" for opens, closes in intervals]
+        for day, intervals in zip(WEEKDAYS, hours.days)
     }

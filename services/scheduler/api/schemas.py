@@ -1,8 +1,9 @@
-"""Request and response bodies of the scheduler's API."""
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+"""Request and response bodies of the scheduler's API; the OpenAPI document is generated from these."""
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..domain.patients import ContactChannel
-from .fields import E164Phone, OffsetDateTime
+from ..domain.sessions import CancelReason, SessionStatus
+from .fields import ClinicTime, E164Phone, Identifier, OffsetDateTime, PlainText
 
 
 class StrictSchema(Schema):
@@ -10,8 +11,19 @@ class StrictSchema(Schema):
         unknown = RAISE
 
 
+class OutSchema(Schema):
+    """A response body; times are written in the clinic's zone, which the caller puts in the context."""
+
+    class Meta:
+        unknown = EXCLUDE
+        ordered = True
+
+
+# Requests
+
+
 class PatientIn(StrictSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = PlainText(required=True, max_length=200)
     phone = E164Phone(required=True)
     email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
     preferred_channel = fields.Enum(ContactChannel, by_value=True, load_default=ContactChannel.SMS)
@@ -22,19 +34,191 @@ class PatientIn(StrictSchema):
             raise ValidationError("An e-mail address is needed to reach the patient by e-mail.", "email")
 
 
+class IntakeIn(StrictSchema):
+    completed_at = OffsetDateTime(required=True, metadata={"description": "When the assessment was completed."})
+    recorded_by = PlainText(required=True, max_length=200, metadata={"description": "Who assessed the patient."})
+
+
 class RideHomeIn(StrictSchema):
     mode = fields.String(required=True, validate=validate.OneOf(["escort"]))
-    escort_name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    escort_name = PlainText(required=True, max_length=200)
     escort_phone = E164Phone(required=True)
 
 
 class SessionIn(StrictSchema):
-    patient_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    treatment_type = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    patient_id = Identifier(required=True)
+    treatment_type = Identifier(required=True)
     starts_at = OffsetDateTime(required=True)
-    chair_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+    chair_id = Identifier(load_default=None, allow_none=True)
+    clinician_id = Identifier(load_default=None, allow_none=True)
     ride_home = fields.Nested(RideHomeIn, load_default=None, allow_none=True)
 
 
+class SeriesIn(StrictSchema):
+    patient_id = Identifier(required=True)
+    treatment_type = Identifier(required=True)
+    first_starts_at = OffsetDateTime(
+        required=True, metadata={"description": "The first session; later ones prefer its weekday rhythm and time."}
+    )
+    count = fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=12))
+    within_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=60))
+    ride_home = fields.Nested(RideHomeIn, load_default=None, allow_none=True)
+
+
+class RescheduleIn(StrictSchema):
+    starts_at = OffsetDateTime(required=True)
+    chair_id = Identifier(load_default=None, allow_none=True)
+    clinician_id = Identifier(load_default=None, allow_none=True)
+
+
 class CancelIn(StrictSchema):
-    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    reason = fields.Enum(CancelReason, by_value=True, required=True)
+    note = PlainText(load_default=None, allow_none=True, max_length=500, metadata={"description": "Kept in the scheduler only."})
+
+
+class DischargeIn(StrictSchema):
+    discharged_at = OffsetDateTime(
+        load_default=None, allow_none=True, metadata={"description": "When the clinician released the patient; now if absent."}
+    )
+
+
+class WindowQuery(StrictSchema):
+    from_ = OffsetDateTime(required=True, data_key="from")
+    to = OffsetDateTime(required=True)
+
+    @validates_schema
+    def _to_after_from(self, data, **_):
+        if data["to"] <= data["from_"]:
+            raise ValidationError("Give a 'to' after 'from'.", "to")
+
+
+class AvailabilityQuery(WindowQuery):
+    treatment_type = Identifier(required=True)
+    patient_id = Identifier(load_default=None, metadata={"description": "Also apply this patient's rules."})
+    chair_id = Identifier(load_default=None)
+    clinician_id = Identifier(load_default=None)
+
+    @validates_schema
+    def _at_most_two_months(self, data, **_):
+        if "from_" in data and "to" in data and (data["to"] - data["from_"]).days > 62:
+            raise ValidationError("Ask for at most 62 days at a time.", "to")
+
+
+# Responses
+
+
+class ErrorsOut(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw(), required=True)
+
+
+class RefusalOut(Schema):
+    reason = fields.String(required=True, metadata={"description": "Which rule refused, for programs."})
+    message = fields.String(required=True, metadata={"description": "Why, for people."})
+
+
+class TreatmentTypeOut(OutSchema):
+    id = fields.String()
+    label = fields.String()
+    treatment_minutes = fields.Integer()
+    recovery_minutes = fields.Integer()
+    turnover_minutes = fields.Integer()
+    ride_home_required = fields.Boolean()
+    intake_required = fields.Boolean()
+    counts_as_intake = fields.Boolean()
+    minimum_notice_minutes = fields.Integer()
+    booking_horizon_days = fields.Integer()
+    minimum_spacing_hours = fields.Integer()
+
+
+class ClinicianOut(OutSchema):
+    id = fields.String()
+    name = fields.String()
+    working_hours = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class ClinicOut(OutSchema):
+    name = fields.String()
+    time_zone = fields.String()
+    slot_minutes = fields.Integer()
+    late_cancellation_hours = fields.Integer()
+    arrival_minutes_before = fields.Integer()
+    chairs = fields.List(fields.String())
+    opening_hours = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    closed_on = fields.List(fields.Date())
+    clinicians = fields.List(fields.Nested(ClinicianOut))
+    treatment_types = fields.List(fields.Nested(TreatmentTypeOut))
+
+
+class IntakeOut(OutSchema):
+    completed_at = ClinicTime()
+    recorded_by = fields.String()
+    session_id = fields.String(allow_none=True)
+
+
+class PatientOut(OutSchema):
+    id = fields.String()
+    name = fields.String(attribute="full_name")
+    phone = fields.String()
+    email = fields.String(allow_none=True)
+    preferred_channel = fields.Enum(ContactChannel, by_value=True)
+    intake = fields.Nested(IntakeOut, allow_none=True)
+
+
+class RideHomeOut(OutSchema):
+    mode = fields.String()
+    escort_name = fields.String(allow_none=True)
+    escort_phone = fields.String(allow_none=True)
+
+
+class SessionOut(OutSchema):
+    id = fields.String()
+    status = fields.Enum(SessionStatus, by_value=True)
+    patient_id = fields.String()
+    treatment_type = fields.String()
+    chair_id = fields.String()
+    clinician_id = fields.String(allow_none=True)
+    series_id = fields.String(allow_none=True)
+    starts_at = ClinicTime()
+    treatment_ends_at = ClinicTime()
+    recovery_ends_at = ClinicTime(metadata={"description": "Planned discharge: when the ride home is due."})
+    chair_free_at = ClinicTime(metadata={"description": "End of the cleaning turnover."})
+    ride_home = fields.Nested(RideHomeOut)
+    checked_in_at = ClinicTime(allow_none=True)
+    treatment_started_at = ClinicTime(allow_none=True)
+    discharged_at = ClinicTime(allow_none=True)
+    no_show_recorded_at = ClinicTime(allow_none=True)
+    cancelled_at = ClinicTime(allow_none=True)
+    cancel_reason = fields.Enum(CancelReason, by_value=True, allow_none=True)
+    cancel_note = fields.String(allow_none=True)
+    late_cancellation = fields.Boolean(allow_none=True)
+
+
+class SessionListOut(OutSchema):
+    sessions = fields.List(fields.Nested(SessionOut))
+
+
+class SlotOut(OutSchema):
+    starts_at = ClinicTime()
+    treatment_ends_at = ClinicTime()
+    recovery_ends_at = ClinicTime()
+
+
+class AvailabilityOut(OutSchema):
+    treatment_type = fields.String()
+    time_zone = fields.String()
+    slots = fields.List(fields.Nested(SlotOut))
+
+
+class SeriesOut(OutSchema):
+    id = fields.String()
+    sessions = fields.List(fields.Nested(SessionOut))
+
+
+class UnplacedOut(OutSchema):
+    preferred_starts_at = ClinicTime()
+    alternatives = fields.List(ClinicTime(), metadata={"description": "The nearest starts after the window."})
+
+
+class SeriesRefusalOut(RefusalOut, OutSchema):
+    placed = fields.List(fields.Nested(SlotOut), load_default=list)
+    unplaced = fields.List(fields.Nested(UnplacedOut), load_default=list)

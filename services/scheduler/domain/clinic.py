@@ -1,7 +1,37 @@
-"""The clinic as configured: its time zone, its chairs and the treatments it gives."""
-from dataclasses import dataclass
-from datetime import timedelta
+"""The clinic as configured: its time zone, hours, chairs, clinicians and the treatments it gives."""
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class WeeklyHours:
+    """Local opening (or working) hours, one tuple of (opens, closes) intervals per weekday, Monday first."""
+
+    days: tuple[tuple[tuple[time, time], ...], ...]
+
+    def on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+        """The day's intervals as UTC instants; a wall time that a daylight-saving change skips moves forward."""
+        return [(_instant(day, opens, zone), _instant(day, closes, zone)) for opens, closes in self.days[day.weekday()]]
+
+    def covers(self, starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> bool:
+        """True when one interval of the local day ``starts_at`` falls on holds the whole span."""
+        day = starts_at.astimezone(zone).date()
+        return any(opens <= starts_at and ends_at <= closes for opens, closes in self.on(day, zone))
+
+
+def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    # fold=0 (PEP 495): a wall time the spring change skips moves forward by the gap; a repeated one is the first.
+    return datetime.combine(day, wall, tzinfo=zone).astimezone(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Clinician:
+    id: str
+    name: str
+    working_hours: WeeklyHours
 
 
 @dataclass(frozen=True)
@@ -10,15 +40,44 @@ class TreatmentType:
     label: str
     treatment_minutes: int
     recovery_minutes: int
-    ride_home_required: bool
+    turnover_minutes: int = 0
+    ride_home_required: bool = False
+    intake_required: bool = False
+    counts_as_intake: bool = False
+    minimum_notice_minutes: int = 0
+    booking_horizon_days: int = 366
+    minimum_spacing_hours: int = 0
 
     @property
     def treatment(self) -> timedelta:
+        """The clinician is busy for this long."""
         return timedelta(minutes=self.treatment_minutes)
 
     @property
     def recovery(self) -> timedelta:
         return timedelta(minutes=self.recovery_minutes)
+
+    @property
+    def in_chair(self) -> timedelta:
+        """Treatment and recovery: the patient is in the chair, and the clinic must be open."""
+        return self.treatment + self.recovery
+
+    @property
+    def chair_hold(self) -> timedelta:
+        """Treatment, recovery and the cleaning turnover: nobody else may use the chair."""
+        return self.in_chair + timedelta(minutes=self.turnover_minutes)
+
+    @property
+    def minimum_notice(self) -> timedelta:
+        return timedelta(minutes=self.minimum_notice_minutes)
+
+    @property
+    def booking_horizon(self) -> timedelta:
+        return timedelta(days=self.booking_horizon_days)
+
+    @property
+    def minimum_spacing(self) -> timedelta:
+        return timedelta(hours=self.minimum_spacing_hours)
 
 
 @dataclass(frozen=True)
@@ -27,6 +86,39 @@ class Clinic:
     time_zone: ZoneInfo
     chairs: tuple[str, ...]
     treatment_types: dict[str, TreatmentType]
+    opening_hours: WeeklyHours
+    clinicians: tuple[Clinician, ...]
+    slot_minutes: int = 15
+    late_cancellation_hours: int = 24
+    arrival_minutes_before: int = 15
+    closed_on: frozenset[date] = frozenset()
+    clinician_index: dict[str, Clinician] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "clinician_index", {c.id: c for c in self.clinicians})
 
     def treatment_type(self, type_id: str) -> TreatmentType | None:
         return self.treatment_types.get(type_id)
+
+    def clinician(self, clinician_id: str) -> Clinician | None:
+        return self.clinician_index.get(clinician_id)
+
+    @property
+    def slot(self) -> timedelta:
+        return timedelta(minutes=self.slot_minutes)
+
+    @property
+    def arrival_lead(self) -> timedelta:
+        """Patients arrive this long before treatment starts, to check in and settle."""
+        return timedelta(minutes=self.arrival_minutes_before)
+
+    @property
+    def late_cancellation_window(self) -> timedelta:
+        return timedelta(hours=self.late_cancellation_hours)
+
+    def opening_on(self, day: date) -> list[tuple[datetime, datetime]]:
+        """The day's opening hours as UTC instants; none on a closure day such as a public holiday."""
+        return [] if day in self.closed_on else self.opening_hours.on(day, self.time_zone)
+
+    def local_day(self, instant: datetime) -> date:
+        return instant.astimezone(self.time_zone).date()

@@ -12,10 +12,11 @@ class InvalidRequest(Exception):
 class Refused(Exception):
     """A rule of the clinic refuses the request; ``reason`` is machine-readable, the message is for people."""
 
-    def __init__(self, reason: str, message: str):
+    def __init__(self, reason: str, message: str, details: dict | None = None):
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.details = details or {}
 
 
 class NotFound(Exception):
@@ -23,3 +24,7 @@ class NotFound(Exception):
         super().__init__(f"{what} {identifier} does not exist")
         self.what = what
         self.identifier = identifier
+
+
+class ConcurrentChange(Exception):
+    """The database refused a write because another transaction got there first; the use case may run again."""

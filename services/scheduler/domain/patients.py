@@ -17,3 +17,15 @@ class Patient:
     email: str | None
     preferred_channel: ContactChannel
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class IntakeAssessment:
+    """A completed intake: the discharge of an intake session here, or an assessment staff record from elsewhere."""
+
+    id: str
+    patient_id: str
+    completed_at: datetime
+    recorded_by: str
+    recorded_at: datetime
+    session_id: str | None = None

@@ -1,21 +1,78 @@
-"""Treatment sessions: a treatment followed by a recovery buffer in the same chair, and the events they cause."""
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Iterable
+"""Treatment sessions, their lifecycle, and the events each step causes.
 
-from shared.contract import SESSION_BOOKED, SESSION_CANCELLED, Event, new_event
+A session is a treatment followed by a recovery buffer in the same chair, then a cleaning turnover.
+Every step checks ``TRANSITIONS``: a step that is not listed for the session's status is refused.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from shared.contract import (
+    SESSION_BOOKED,
+    SESSION_CANCELLED,
+    SESSION_CHECKED_IN,
+    SESSION_DISCHARGED,
+    SESSION_NO_SHOW,
+    SESSION_RESCHEDULED,
+    SESSION_TREATMENT_STARTED,
+    Event,
+    new_event,
+)
 
 from .clinic import Clinic, TreatmentType
 from .errors import InvalidRequest, Refused
-
-
-BOOKING_HORIZON = timedelta(days=366)
+from .schedule import BookedBlock, Placement
 
 
 class SessionStatus(StrEnum):
     BOOKED = "booked"
+    CHECKED_IN = "checked_in"
+    IN_TREATMENT = "in_treatment"
+    DISCHARGED = "discharged"
     CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+
+
+class Step(StrEnum):
+    RESCHEDULE = "reschedule"
+    CANCEL = "cancel"
+    CHECK_IN = "check_in"
+    START_TREATMENT = "start_treatment"
+    DISCHARGE = "discharge"
+    RECORD_NO_SHOW = "record_no_show"
+
+
+TRANSITIONS: dict[SessionStatus, dict[Step, SessionStatus]] = {
+    SessionStatus.BOOKED: {
+        Step.RESCHEDULE: SessionStatus.BOOKED,
+        Step.CANCEL: SessionStatus.CANCELLED,
+        Step.CHECK_IN: SessionStatus.CHECKED_IN,
+        Step.RECORD_NO_SHOW: SessionStatus.NO_SHOW,
+    },
+    # A patient who arrives but cannot be treated (no ride home, a heavy meal) is sent home: a cancellation.
+    SessionStatus.CHECKED_IN: {
+        Step.START_TREATMENT: SessionStatus.IN_TREATMENT,
+        Step.CANCEL: SessionStatus.CANCELLED,
+    },
+    SessionStatus.IN_TREATMENT: {Step.DISCHARGE: SessionStatus.DISCHARGED},
+    SessionStatus.DISCHARGED: {},
+    SessionStatus.CANCELLED: {},
+    SessionStatus.NO_SHOW: {},
+}
+
+# Sessions in these states keep their chair, clinician and patient time; the others gave it back.
+HOLDING_STATUSES = frozenset(
+    {SessionStatus.BOOKED, SessionStatus.CHECKED_IN, SessionStatus.IN_TREATMENT, SessionStatus.DISCHARGED}
+)
+
+
+class CancelReason(StrEnum):
+    PATIENT_REQUEST = "patient_request"
+    PATIENT_UNWELL = "patient_unwell"
+    NO_RIDE_HOME = "no_ride_home"
+    NOT_PREPARED = "not_prepared"
+    CLINIC_REQUEST = "clinic_request"
+    OTHER = "other"
 
 
 class RideHomeMode(StrEnum):
@@ -33,45 +90,6 @@ class RideHome:
 NO_RIDE = RideHome(RideHomeMode.NONE)
 
 
-@dataclass
-class Session:
-    id: str
-    patient_id: str
-    treatment_type: str
-    chair_id: str
-    starts_at: datetime
-    treatment_ends_at: datetime
-    recovery_ends_at: datetime
-    ride_home: RideHome
-    status: SessionStatus
-    created_at: datetime
-    cancelled_at: datetime | None = None
-    cancel_reason: str | None = None
-
-    def holds_chair_during(self, starts_at: datetime, ends_at: datetime) -> bool:
-        """The chair is held from the start of treatment to the end of recovery."""
-        return self.status is SessionStatus.BOOKED and self.starts_at < ends_at and starts_at < self.recovery_ends_at
-
-    def cancel(self, *, reason: str | None, now: datetime) -> list[Event]:
-        if self.status is not SessionStatus.BOOKED:
-            raise Refused("not_cancellable", f"The session is {self.status.value} and cannot be cancelled.")
-        self.status = SessionStatus.CANCELLED
-        self.cancelled_at = now
-        self.cancel_reason = reason
-        return [
-            new_event(
-                SESSION_CANCELLED,
-                {
-                    "session_id": self.id,
-                    "patient_id": self.patient_id,
-                    "reason": reason,
-                    "cancelled_at": now,
-                },
-                correlation_id=self.id,
-            )
-        ]
-
-
 @dataclass(frozen=True)
 class BookingRequest:
     session_id: str
@@ -80,87 +98,185 @@ class BookingRequest:
     starts_at: datetime
     ride_home: RideHome
     chair_id: str | None = None
+    clinician_id: str | None = None
+    series_id: str | None = None
 
 
-def chair_block(request: BookingRequest, clinic: Clinic, *, now: datetime) -> tuple[datetime, datetime]:
-    """From the start of treatment to the end of recovery: the time the chair is held."""
-    treatment = _treatment_of(request, clinic)
-    _within_horizon(request.starts_at, now)
-    return request.starts_at, request.starts_at + treatment.treatment + treatment.recovery
+@dataclass
+class Session:
+    id: str
+    patient_id: str
+    treatment_type: str
+    chair_id: str
+    clinician_id: str | None
+    starts_at: datetime
+    treatment_ends_at: datetime
+    recovery_ends_at: datetime
+    chair_free_at: datetime
+    ride_home: RideHome
+    status: SessionStatus
+    created_at: datetime
+    series_id: str | None = None
+    checked_in_at: datetime | None = None
+    treatment_started_at: datetime | None = None
+    discharged_at: datetime | None = None
+    no_show_recorded_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: CancelReason | None = None
+    cancel_note: str | None = None
+    late_cancellation: bool | None = None
+
+    @property
+    def block(self) -> BookedBlock:
+        return BookedBlock(
+            session_id=self.id,
+            patient_id=self.patient_id,
+            treatment_type=self.treatment_type,
+            chair_id=self.chair_id,
+            clinician_id=self.clinician_id,
+            starts_at=self.starts_at,
+            treatment_ends_at=self.treatment_ends_at,
+            recovery_ends_at=self.recovery_ends_at,
+            chair_free_at=self.chair_free_at,
+        )
+
+    def allows(self, step: Step) -> bool:
+        return step in TRANSITIONS[self.status]
+
+    def require(self, step: Step) -> None:
+        """Refuse a step that the transition table does not list for the session's status."""
+        if not self.allows(step):
+            allowed = ", ".join(s.value for s in TRANSITIONS[self.status]) or "nothing"
+            raise Refused(
+                "transition_not_allowed",
+                f"A {self.status.value.replace('_', ' ')} session cannot {step.value.replace('_', ' ')}; "
+                f"it allows: {allowed}.",
+            )
+
+    def _advance(self, step: Step) -> None:
+        self.require(step)
+        self.status = TRANSITIONS[self.status][step]
+
+    def reschedule(self, placement: Placement) -> list[Event]:
+        self._advance(Step.RESCHEDULE)
+        previous_starts_at, previous_recovery_ends_at = self.starts_at, self.recovery_ends_at
+        self.starts_at = placement.starts_at
+        self.treatment_ends_at = placement.treatment_ends_at
+        self.recovery_ends_at = placement.recovery_ends_at
+        self.chair_free_at = placement.chair_free_at
+        self.chair_id = placement.chair_id
+        self.clinician_id = placement.clinician_id
+        return [
+            self._event(
+                SESSION_RESCHEDULED,
+                previous_starts_at=previous_starts_at,
+                previous_recovery_ends_at=previous_recovery_ends_at,
+                starts_at=self.starts_at,
+                treatment_ends_at=self.treatment_ends_at,
+                recovery_ends_at=self.recovery_ends_at,
+                chair_id=self.chair_id,
+                clinician_id=self.clinician_id,
+                ride_home_mode=self.ride_home.mode.value,
+            )
+        ]
+
+    def cancel(self, *, reason: CancelReason, note: str | None, clinic: Clinic, now: datetime) -> list[Event]:
+        """Cancel, and say whether it came inside the clinic's late-cancellation window."""
+        self._advance(Step.CANCEL)
+        self.cancelled_at = now
+        self.cancel_reason = reason
+        self.cancel_note = note
+        self.late_cancellation = self.starts_at - now < clinic.late_cancellation_window
+        # The note may name people; only the reason code travels.
+        return [self._event(SESSION_CANCELLED, reason=reason.value, cancelled_at=now, late_cancellation=self.late_cancellation)]
+
+    def check_in(self, *, clinic: Clinic, now: datetime) -> list[Event]:
+        if self.status is SessionStatus.BOOKED and clinic.local_day(now) != clinic.local_day(self.starts_at):
+            raise Refused("not_session_day", "A patient can be checked in only on the day of the session.")
+        self._advance(Step.CHECK_IN)
+        self.checked_in_at = now
+        return [self._event(SESSION_CHECKED_IN, checked_in_at=now)]
+
+    def start_treatment(self, *, now: datetime) -> list[Event]:
+        self._advance(Step.START_TREATMENT)
+        self.treatment_started_at = now
+        return [self._event(SESSION_TREATMENT_STARTED, treatment_started_at=now)]
+
+    def discharge(self, *, at: datetime, now: datetime) -> list[Event]:
+        """The clinician releases the patient at ``at``, earlier or later than planned; the ride home follows it."""
+        if self.status is SessionStatus.IN_TREATMENT:
+            if at > now:
+                raise InvalidRequest({"discharged_at": ["A discharge is recorded when it happens, not ahead of time."]})
+            if self.treatment_started_at is not None and at < self.treatment_started_at:
+                raise InvalidRequest({"discharged_at": ["A patient cannot be discharged before treatment started."]})
+        self._advance(Step.DISCHARGE)
+        self.discharged_at = at
+        return [
+            self._event(
+                SESSION_DISCHARGED,
+                discharged_at=at,
+                planned_recovery_ends_at=self.recovery_ends_at,
+                ride_home_mode=self.ride_home.mode.value,
+            )
+        ]
+
+    def record_no_show(self, *, now: datetime) -> list[Event]:
+        if self.status is SessionStatus.BOOKED and now < self.starts_at:
+            raise Refused("not_started_yet", "A no-show can be recorded only once the session's start time has passed.")
+        self._advance(Step.RECORD_NO_SHOW)
+        self.no_show_recorded_at = now
+        return [self._event(SESSION_NO_SHOW, starts_at=self.starts_at, recorded_at=now)]
+
+    def _event(self, event_type, **data) -> Event:
+        return new_event(event_type, {"session_id": self.id, "patient_id": self.patient_id, **data}, correlation_id=self.id)
 
 
-def book(request: BookingRequest, *, clinic: Clinic, sessions_nearby: Iterable[Session], now: datetime) -> tuple[Session, list[Event]]:
-    """Place a session in a free chair, or refuse; ``sessions_nearby`` must hold every session overlapping the block."""
-    treatment = _treatment_of(request, clinic)
-    ride_home = _ride_home_for(treatment, request.ride_home)
-    _within_horizon(request.starts_at, now)
-    treatment_ends_at = request.starts_at + treatment.treatment
-    recovery_ends_at = treatment_ends_at + treatment.recovery
-    chair_id = _free_chair(request, clinic, list(sessions_nearby), request.starts_at, recovery_ends_at)
+def book(request: BookingRequest, placement: Placement, *, clinic: Clinic, now: datetime) -> tuple[Session, list[Event]]:
+    """A new session in the placement the schedule found for it."""
+    treatment = treatment_type_of(clinic, request.treatment_type)
     session = Session(
         id=request.session_id,
         patient_id=request.patient_id,
         treatment_type=treatment.id,
-        chair_id=chair_id,
-        starts_at=request.starts_at,
-        treatment_ends_at=treatment_ends_at,
-        recovery_ends_at=recovery_ends_at,
-        ride_home=ride_home,
+        chair_id=placement.chair_id,
+        clinician_id=placement.clinician_id,
+        starts_at=placement.starts_at,
+        treatment_ends_at=placement.treatment_ends_at,
+        recovery_ends_at=placement.recovery_ends_at,
+        chair_free_at=placement.chair_free_at,
+        ride_home=ride_home_for(treatment, request.ride_home),
         status=SessionStatus.BOOKED,
         created_at=now,
+        series_id=request.series_id,
     )
-    return session, [_booked_event(session)]
+    return session, [
+        session._event(
+            SESSION_BOOKED,
+            treatment_type=session.treatment_type,
+            starts_at=session.starts_at,
+            treatment_ends_at=session.treatment_ends_at,
+            recovery_ends_at=session.recovery_ends_at,
+            chair_id=session.chair_id,
+            clinician_id=session.clinician_id,
+            series_id=session.series_id,
+            ride_home_mode=session.ride_home.mode.value,
+        )
+    ]
 
 
-def _within_horizon(starts_at: datetime, now: datetime) -> None:
-    if starts_at <= now:
-        raise InvalidRequest({"starts_at": ["Sessions can only be booked in the future."]})
-    if starts_at - now > BOOKING_HORIZON:
-        raise InvalidRequest({"starts_at": [f"Sessions can be booked at most {BOOKING_HORIZON.days} days ahead."]})
-
-
-def _treatment_of(request: BookingRequest, clinic: Clinic) -> TreatmentType:
-    treatment = clinic.treatment_type(request.treatment_type)
+def treatment_type_of(clinic: Clinic, type_id: str) -> TreatmentType:
+    treatment = clinic.treatment_type(type_id)
     if treatment is None:
         known = ", ".join(sorted(clinic.treatment_types))
         raise InvalidRequest({"treatment_type": [f"Unknown treatment type; choose one of: {known}."]})
-    if request.chair_id is not None and request.chair_id not in clinic.chairs:
-        raise InvalidRequest({"chair_id": [f"Unknown chair; the clinic has: {', '.join(clinic.chairs)}."]})
     return treatment
 
 
-def _ride_home_for(treatment: TreatmentType, ride_home: RideHome) -> RideHome:
+def ride_home_for(treatment: TreatmentType, ride_home: RideHome) -> RideHome:
     if not treatment.ride_home_required:
         return NO_RIDE
     if ride_home.mode is RideHomeMode.NONE:
         raise InvalidRequest(
-            {"ride_home": [f"A {treatment.label} needs a confirmed ride home: nobody may drive after treatment."]}
+            {"ride_home": [f"{treatment.label} needs a confirmed ride home: nobody may drive after treatment."]}
         )
     return ride_home
-
-
-def _free_chair(request: BookingRequest, clinic: Clinic, nearby: list[Session], starts_at: datetime, ends_at: datetime) -> str:
-    candidates = (request.chair_id,) if request.chair_id else clinic.chairs
-    for chair in candidates:
-        if not any(s.chair_id == chair and s.holds_chair_during(starts_at, ends_at) for s in nearby):
-            return chair
-    if request.chair_id:
-        raise Refused("chair_unavailable", f"Chair {request.chair_id} is taken for part of that treatment and recovery.")
-    raise Refused("no_chair_available", "Every chair is taken for part of that treatment and recovery.")
-
-
-def _booked_event(session: Session) -> Event:
-    return new_event(
-        SESSION_BOOKED,
-        {
-            "session_id": session.id,
-            "patient_id": session.patient_id,
-            "treatment_type": session.treatment_type,
-            "starts_at": session.starts_at,
-            "treatment_ends_at": session.treatment_ends_at,
-            "recovery_ends_at": session.recovery_ends_at,
-            "chair_id": session.chair_id,
-            "ride_home_mode": session.ride_home.mode.value,
-        },
-        correlation_id=session.id,
-    )
