@@ -1,9 +1,13 @@
 """HTTP field types of the scheduler's API."""
 import re
+from contextvars import ContextVar
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from marshmallow import ValidationError, fields, validate
 
+# The clinic's zone while a response is written; set by the API around each dump.
+CLINIC_ZONE: ContextVar[ZoneInfo] = ContextVar("clinic_zone")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
@@ -66,7 +70,7 @@ class OffsetDateTime(fields.AwareDateTime):
 
 
 class ClinicTime(fields.DateTime):
-    """An instant written in the clinic's local time with its offset; the schema's context holds the zone."""
+    """An instant written in the clinic's local time with its offset (``CLINIC_ZONE``)."""
 
     def __init__(self, **kwargs):
         super().__init__(format="iso", **kwargs)
@@ -74,11 +78,11 @@ class ClinicTime(fields.DateTime):
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
-        return value.astimezone(self.context["time_zone"]).isoformat()
+        return value.astimezone(CLINIC_ZONE.get()).isoformat()
 
 
 def local_time(value, time_zone) -> str:
     return value.astimezone(time_zone).isoformat()
 
 
-__all__ = ["ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError", "local_time"]
+__all__ = ["CLINIC_ZONE", "ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError", "local_time"]

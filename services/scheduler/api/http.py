@@ -16,16 +16,19 @@ from ..domain.series import SeriesRequest
 from ..domain.sessions import NO_RIDE, BookingRequest, RideHome, RideHomeMode, Session
 from . import schemas
 from .calendar import session_calendar
+from .fields import CLINIC_ZONE
 
 IDEMPOTENCY_KEY_LENGTH = 255
 
 
 def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], datetime]) -> Blueprint:
     api = Blueprint("scheduler_api", __name__)
-    context = {"time_zone": clinic.time_zone}
-
     def dump(schema_class, value) -> dict:
-        return schema_class(context=context).dump(value)
+        token = CLINIC_ZONE.set(clinic.time_zone)
+        try:
+            return schema_class().dump(value)
+        finally:
+            CLINIC_ZONE.reset(token)
 
     def session_reply(session: Session, status: int = 200, **headers):
         return jsonify(dump(schemas.SessionOut, session)), status, headers

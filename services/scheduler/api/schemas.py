@@ -16,7 +16,6 @@ class OutSchema(Schema):
 
     class Meta:
         unknown = EXCLUDE
-        ordered = True
 
 
 # Requests
