@@ -180,7 +180,9 @@ def _conflicts_as_concurrent_change():
     try:
         yield
     except IntegrityError as exc:
-        if getattr(exc.orig, "sqlstate", None) in ("23505", "23P01"):
+        unique_or_exclusion = getattr(exc.orig, "sqlstate", None) in ("23505", "23P01")
+        sqlite_trigger = "not_double_booked" in str(exc.orig)
+        if unique_or_exclusion or sqlite_trigger:
             raise ConcurrentChange(str(exc.orig)) from exc
         raise
 

@@ -1,7 +1,8 @@
 """Clinicians, turnover, the session lifecycle, intake, series and idempotency keys.
 
-On PostgreSQL the rules that must hold under concurrent bookings are exclusion constraints (btree_gist):
-no two holding sessions share a chair, a clinician or a patient at overlapping times.
+No two holding sessions may share a chair, a clinician or a patient at overlapping times, and the database
+itself refuses it: on PostgreSQL with exclusion constraints (btree_gist), on SQLite with triggers (whose
+writers are serialized anyway). The scheduler checks first; these catch whatever a check could miss.
 
 Revision ID: 0002
 Revises: 0001
@@ -17,11 +18,12 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
-HOLDING = "status IN ('booked', 'checked_in', 'in_treatment', 'discharged')"
+HOLDING = "('booked', 'checked_in', 'in_treatment', 'discharged')"
+# name: (the resource column, the column where its hold ends)
 EXCLUSIONS = {
-    "sessions_chair_not_double_booked": "chair_id WITH =, tstzrange(starts_at, chair_free_at) WITH &&",
-    "sessions_clinician_not_double_booked": "clinician_id WITH =, tstzrange(starts_at, treatment_ends_at) WITH &&",
-    "sessions_patient_not_double_booked": "patient_id WITH =, tstzrange(starts_at, recovery_ends_at) WITH &&",
+    "sessions_chair_not_double_booked": ("chair_id", "chair_free_at"),
+    "sessions_clinician_not_double_booked": ("clinician_id", "treatment_ends_at"),
+    "sessions_patient_not_double_booked": ("patient_id", "recovery_ends_at"),
 }
 
 
@@ -71,14 +73,37 @@ def upgrade() -> None:
     op.create_index("ix_sessions_starts_at", "sessions", ["starts_at"])
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public")
-        for name, elements in EXCLUSIONS.items():
-            op.execute(f"ALTER TABLE sessions ADD CONSTRAINT {name} EXCLUDE USING gist ({elements}) WHERE ({HOLDING})")
+        for name, (resource, ends) in EXCLUSIONS.items():
+            op.execute(
+                f"ALTER TABLE sessions ADD CONSTRAINT {name} EXCLUDE USING gist "
+                f"({resource} WITH =, tstzrange(starts_at, {ends}) WITH &&) WHERE (status IN {HOLDING})"
+            )
+    else:
+        for name, (resource, ends) in EXCLUSIONS.items():
+            for event in ("INSERT", "UPDATE"):
+                op.execute(_sqlite_trigger(name, event, resource, ends))
+
+
+def _sqlite_trigger(name: str, event: str, resource: str, ends: str) -> str:
+    # SQLite stores these instants as fixed-width UTC text, so text order is time order.
+    return f"""
+        CREATE TRIGGER {name}_on_{event.lower()} BEFORE {event} ON sessions
+        WHEN NEW.status IN {HOLDING} AND EXISTS (
+            SELECT 1 FROM sessions AS other
+            WHERE other.id != NEW.id AND other.{resource} = NEW.{resource} AND other.status IN {HOLDING}
+              AND other.starts_at < NEW.{ends} AND NEW.starts_at < other.{ends}
+        )
+        BEGIN SELECT RAISE(ABORT, '{name}'); END
+    """
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        for name in EXCLUSIONS:
+    for name in EXCLUSIONS:
+        if op.get_bind().dialect.name == "postgresql":
             op.execute(f"ALTER TABLE sessions DROP CONSTRAINT {name}")
+        else:
+            op.execute(f"DROP TRIGGER {name}_on_insert")
+            op.execute(f"DROP TRIGGER {name}_on_update")
     op.drop_index("ix_sessions_starts_at", "sessions")
     with op.batch_alter_table("sessions") as batch:
         batch.drop_constraint("fk_sessions_series", type_="foreignkey")
