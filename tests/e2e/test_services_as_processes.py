@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token"
 PATIENT = {"name": "Marguerite Quinlan", "phone": "+14155550199", "email": "marguerite.q@example.org", "preferred_channel": "sms"}
 ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
-PRIVATE_STRINGS = ["Marguerite", "Quinlan", "4155550199", "marguerite.q@example.org", "Tobias", "4155550142"]
+PRIVATE_STRINGS = ["Marguerite", "Quinlan", "4155550199", "marguerite.q@example.org", "Tobias", "4155550142", "Mendel", "sick"]
+CLINIC_ZONE = ZoneInfo("America/New_York")  # the shipped clinic configuration's zone
 
 
 def free_port() -> int:
@@ -86,10 +87,19 @@ def system(vhost, postgres_url, tmp_path):
                 process.kill()
 
 
-def a_morning_next_month() -> datetime:
-    """09:00 at the clinic (America/New_York, the shipped configuration), about a month from today."""
-    day = datetime.now(ZoneInfo("America/New_York")).date() + timedelta(days=30)
-    return datetime(day.year, day.month, day.day, 9, 0, tzinfo=ZoneInfo("America/New_York"))
+def open_nine_oclock_starts(scheduler_url: str, days_ahead: int) -> list[datetime]:
+    """09:00 starts the scheduler lists for an IV infusion in the week from ``days_ahead`` days on."""
+    first = datetime.now(CLINIC_ZONE).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=days_ahead)
+    reply = api(
+        "GET",
+        f"{scheduler_url}/api/availability",
+        params={"treatment_type": "iv_infusion", "from": first.isoformat(), "to": (first + timedelta(days=7)).isoformat()},
+    )
+    assert reply.status_code == 200, reply.text
+    starts = [datetime.fromisoformat(slot["starts_at"]) for slot in reply.json()["slots"]]
+    nine = [start for start in starts if start.astimezone(CLINIC_ZONE).hour == 9 and start.minute == 0]
+    assert nine, f"no 09:00 start listed in the week from {first:%Y-%m-%d}"
+    return nine
 
 
 def api(method: str, url: str, **kwargs) -> requests.Response:
@@ -98,9 +108,15 @@ def api(method: str, url: str, **kwargs) -> requests.Response:
 
 def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellation_cancels_the_ride(system):
     urls, logs, vhost = system
-    starts_at = a_morning_next_month()
+    starts_at, later_start = open_nine_oclock_starts(urls["scheduler"], days_ahead=30)[:2]
     patient = api("POST", f"{urls['scheduler']}/api/patients", json=PATIENT)
     assert patient.status_code == 201, patient.text
+    intake = api(
+        "POST",
+        f"{urls['scheduler']}/api/patients/{patient.json()['id']}/intake",
+        json={"completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(), "recorded_by": "Dr. Ruth Mendel"},
+    )
+    assert intake.status_code == 201, intake.text
     booking = api(
         "POST",
         f"{urls['scheduler']}/api/sessions",
@@ -137,7 +153,23 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     assert "arrive by 08:45" in messages[0]["body"]
     assert "collect you at 10:30" in messages[0]["body"]
 
-    cancelled = api("POST", f"{urls['scheduler']}/api/sessions/{session['id']}/cancel", json={"reason": "patient unwell"})
+    moved = api("POST", f"{urls['scheduler']}/api/sessions/{session['id']}/reschedule", json={"starts_at": later_start.isoformat()})
+    assert moved.status_code == 200, moved.text
+    new_pickup = datetime.fromisoformat(moved.json()["recovery_ends_at"])
+    assert new_pickup == later_start + timedelta(minutes=90)
+    eventually(
+        lambda: datetime.fromisoformat(
+            api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0]["pickup_at"]
+        )
+        == new_pickup,
+        what="the ride's pickup moving with the rescheduled session",
+    )
+
+    cancelled = api(
+        "POST",
+        f"{urls['scheduler']}/api/sessions/{session['id']}/cancel",
+        json={"reason": "patient_unwell", "note": "Marguerite phoned in sick"},
+    )
     assert cancelled.status_code == 200, cancelled.text
     eventually(
         lambda: api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0]["status"]
@@ -147,7 +179,15 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
 
     audit = _drain(vhost.url, "audit.events")
     types = [body_type for body_type, _ in audit]
-    for expected in ("session.booked", "ride.requested", "notification.sent", "session.cancelled", "ride.cancelled"):
+    for expected in (
+        "session.booked",
+        "ride.requested",
+        "notification.sent",
+        "session.rescheduled",
+        "ride.rescheduled",
+        "session.cancelled",
+        "ride.cancelled",
+    ):
         assert expected in types, f"{expected} never crossed the broker; saw {types}"
     for _, body in audit:
         for private in PRIVATE_STRINGS:

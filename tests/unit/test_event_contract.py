@@ -118,7 +118,7 @@ def test_an_unknown_version_is_refused_with_the_reason():
 
 def test_an_unknown_type_is_refused_with_the_reason():
     with pytest.raises(InvalidEvent, match="type"):
-        from_json(json.dumps(envelope_document(type="session.rescheduled")))
+        from_json(json.dumps(envelope_document(type="session.teleported")))
 
 
 def test_a_body_that_is_not_json_is_refused_with_the_reason():
