@@ -11,6 +11,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
+from datetime import time as wall_time
 from typing import Any, Callable, Iterator
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ import pika
 import pika.exceptions
 import pytest
 
+from services.scheduler.domain.clinic import Clinic, Clinician, TreatmentType, WeeklyHours
 from shared.contract import SESSION_BOOKED, new_event, to_json
 
 DEADLINE = 30.0
@@ -38,6 +40,23 @@ def eventually(probe: Callable[[], Any], *, what: str, deadline: float = DEADLIN
         if time.monotonic() >= end:
             pytest.fail(f"{what} did not happen within {deadline:.0f}s; last seen: {last!r}")
         time.sleep(interval)
+
+
+def always_open_clinic() -> Clinic:
+    """A clinic open around the clock with a clinician per chair and no intake rule: for tests about messaging, not rules."""
+    every_day = WeeklyHours(tuple(((wall_time(0), wall_time.max),) for _ in range(7)))
+    return Clinic(
+        name="Always Open Test Clinic",
+        time_zone=ZoneInfo("America/New_York"),
+        chairs=("chair-1", "chair-2", "chair-3", "chair-4"),
+        opening_hours=every_day,
+        clinicians=tuple(Clinician(f"clinician-{n}", f"Clinician {n}", every_day) for n in range(1, 5)),
+        treatment_types={
+            "iv_infusion": TreatmentType(
+                "iv_infusion", "IV ketamine infusion", 45, 45, turnover_minutes=15, ride_home_required=True
+            ),
+        },
+    )
 
 
 def clinic_time(days_ahead: int, hour: int, minute: int = 0) -> str:

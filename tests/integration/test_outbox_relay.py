@@ -4,7 +4,7 @@ import itertools
 import pytest
 from sqlalchemy import select
 
-from integration.helpers import CLOSED_PORT_URL, QueueReader, clinic_time, eventually, running
+from integration.helpers import CLOSED_PORT_URL, QueueReader, always_open_clinic, clinic_time, eventually, running
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, PublishFailed, Topology
@@ -34,7 +34,7 @@ def scheduler(broker_url: str, database_url: str, **kwargs):
         service_token=TOKEN,
         scheduler_url="http://127.0.0.1:1",
     )
-    return bootstrap(settings, **kwargs)
+    return bootstrap(settings, **{"clinic": always_open_clinic(), **kwargs})
 
 
 class FrontDesk:
@@ -63,7 +63,7 @@ class FrontDesk:
         return response.get_json()
 
     def cancel(self, session_id: str) -> dict:
-        response = self.client.post(f"/api/sessions/{session_id}/cancel", json={"reason": "patient unwell"}, headers=AUTH)
+        response = self.client.post(f"/api/sessions/{session_id}/cancel", json={"reason": "patient_unwell"}, headers=AUTH)
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.get_json()
 
