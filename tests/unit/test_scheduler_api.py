@@ -1,4 +1,10 @@
-"""The scheduler's HTTP API: the real app on a SQLite file, through Flask's test client (nothing is started)."""
+"""The scheduler's HTTP API: the real app on a SQLite file, through Flask's test client (nothing is started).
+
+The clock is fixed at NOW, Tuesday 2026-12-01 07:00 in the clinic (America/New_York, UTC-5). The default clinic
+applies: IV infusions need an intake, 12 hours' notice, at most 120 days ahead, 45 + 45 minutes in the chair and
+15 minutes of cleaning; Tuesdays open 08:00-18:00 with Dr. Patel (08-16) and NP Okafor (10-18); Sundays and
+2026-12-25 closed.
+"""
 import json
 from datetime import datetime, timezone
 
@@ -13,6 +19,8 @@ TOKEN = "unit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
+STARTS_AT = "2027-01-05T09:00:00-05:00"  # a Tuesday, five weeks ahead
+TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments")
 
 
 @pytest.fixture
@@ -53,7 +61,7 @@ def count_rows(database_file):
 @pytest.fixture
 def snapshot(count_rows):
     """Row counts of every table that a request could change."""
-    return lambda: {name: count_rows(name) for name in ("patients", "sessions", "outbox")}
+    return lambda: {name: count_rows(name) for name in TABLES}
 
 
 def register(client, **overrides) -> dict:
@@ -63,11 +71,24 @@ def register(client, **overrides) -> dict:
     return response.get_json()
 
 
-def book(client, patient_id: str, **overrides):
+def record_intake(client, patient_id: str, completed_at: str = "2026-11-20T10:00:00-05:00"):
+    return client.post(
+        f"/api/patients/{patient_id}/intake", json={"completed_at": completed_at, "recorded_by": "Dr. Xu"}, headers=AUTH
+    )
+
+
+def register_with_intake(client, **overrides) -> dict:
+    patient = register(client, **overrides)
+    response = record_intake(client, patient["id"])
+    assert response.status_code == 201, response.get_json()
+    return patient
+
+
+def book(client, patient_id: str, /, **overrides):
     body = {
         "patient_id": patient_id,
         "treatment_type": "iv_infusion",
-        "starts_at": "2027-01-05T09:00:00-05:00",
+        "starts_at": STARTS_AT,
         "chair_id": "chair-1",
         "ride_home": ESCORT,
         **overrides,
@@ -75,9 +96,27 @@ def book(client, patient_id: str, **overrides):
     return client.post("/api/sessions", json=body, headers=AUTH)
 
 
+def booked(client, patient_id: str, /, **overrides) -> dict:
+    response = book(client, patient_id, **overrides)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def availability(client, **query):
+    params = {"treatment_type": "iv_infusion", "from": "2027-01-05T00:00:00-05:00", "to": "2027-01-06T00:00:00-05:00"}
+    params.update(query)
+    return client.get("/api/availability", query_string=params, headers=AUTH)
+
+
 @pytest.fixture
 def patient(client) -> dict:
-    return register(client)
+    """A registered patient whose intake assessment is recorded, so treatments can be booked."""
+    return register_with_intake(client)
+
+
+@pytest.fixture
+def other_patient(client) -> dict:
+    return register_with_intake(client, name="Cy Park", phone="+14155550125")
 
 
 def assert_field_errors(response, status: int, *fields: str) -> dict:
@@ -103,7 +142,7 @@ def assert_refusal(response, reason: str) -> dict:
     assert response.mimetype == "application/json"
     body = response.get_json()
     assert set(body) == {"reason", "message"}
-    assert body["reason"] == reason
+    assert body["reason"] == reason, body
     assert isinstance(body["message"], str) and body["message"]
     return body
 
@@ -143,32 +182,52 @@ def test_healthz_answers_200_without_a_token(client):
 
 
 def test_healthz_counts_the_events_waiting_in_the_outbox(client, patient):
-    book(client, patient["id"])
+    booked(client, patient["id"])
 
     assert client.get("/healthz").get_json()["outbox_pending"] == 1
+
+
+def test_the_openapi_document_is_public(client):
+    response = client.get("/api/openapi.json")
+
+    assert response.status_code == 200
+    assert "/sessions" in json.dumps(response.get_json()["paths"])
 
 
 # --- the clinic --------------------------------------------------------------------------------------------------
 
 
-def test_the_clinic_lists_its_chairs_and_treatment_types(client):
+def test_the_clinic_lists_its_chairs_clinicians_hours_and_treatment_types(client):
     response = client.get("/api/clinic", headers=AUTH)
 
     assert response.status_code == 200
     body = response.get_json()
     assert body["time_zone"] == "America/New_York"
+    assert body["slot_minutes"] == 15
+    assert body["arrival_minutes_before"] == 15
     assert body["chairs"] == ["chair-1", "chair-2", "chair-3", "chair-4"]
+    assert body["opening_hours"]["tuesday"] == ["08:00-18:00"]
+    assert body["opening_hours"]["sunday"] == []
+    assert "2026-12-25" in body["closed_on"]
+    clinicians = {c["id"]: c for c in body["clinicians"]}
+    assert set(clinicians) == {"dr-patel", "np-okafor"}
+    assert clinicians["dr-patel"]["working_hours"]["thursday"] == ["12:00-20:00"]
     types = {t["id"]: t for t in body["treatment_types"]}
     assert set(types) == {"iv_infusion", "esketamine_nasal_spray", "intake_assessment"}
-    assert types["esketamine_nasal_spray"]["treatment_minutes"] == 15
+    assert (types["iv_infusion"]["treatment_minutes"], types["iv_infusion"]["recovery_minutes"]) == (45, 45)
+    assert types["iv_infusion"]["turnover_minutes"] == 15
+    assert types["iv_infusion"]["intake_required"] is True
+    assert types["iv_infusion"]["minimum_notice_minutes"] == 720
+    assert types["iv_infusion"]["booking_horizon_days"] == 120
     assert types["esketamine_nasal_spray"]["recovery_minutes"] == 120
     assert types["intake_assessment"]["ride_home_required"] is False
+    assert types["intake_assessment"]["counts_as_intake"] is True
 
 
 # --- patients ----------------------------------------------------------------------------------------------------
 
 
-def test_registering_a_patient_answers_201_with_its_id(client, count_rows):
+def test_registering_a_patient_answers_201_with_its_id_and_no_intake_yet(client, count_rows):
     response = client.post(
         "/api/patients", json={"name": "Ann Lee", "phone": "+1 415 555 0123", "email": "ann@example.org"}, headers=AUTH
     )
@@ -179,11 +238,16 @@ def test_registering_a_patient_answers_201_with_its_id(client, count_rows):
     assert response.headers["Location"] == f"/api/patients/{body['id']}"
     assert body["phone"] == "+14155550123"
     assert body["preferred_channel"] == "sms"
+    assert body["intake"] is None
     assert count_rows("patients") == 1
     assert client.get(f"/api/patients/{body['id']}", headers=AUTH).get_json() == body
 
 
-@pytest.mark.parametrize("phone", ["4155550123", "+1415", "call me", "+999123456789"])
+def test_a_name_is_trimmed(client):
+    assert register(client, name="  Ann Lee  ")["name"] == "Ann Lee"
+
+
+@pytest.mark.parametrize("phone", ["4155550123", "+1415", "call me", "+999123456789", "+1415555012345678901234"])
 def test_a_phone_not_in_e164_form_is_refused_with_errors_on_phone(client, phone, snapshot):
     before = snapshot()
 
@@ -191,6 +255,63 @@ def test_a_phone_not_in_e164_form_is_refused_with_errors_on_phone(client, phone,
 
     errors = assert_field_errors(response, 422, "phone")
     assert "E.164" in errors["phone"][0]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ann\nLee",
+        "Ann\rLee",
+        "Ann\tLee",
+        "Ann\x00Lee",
+        "Ann\x1bLee",
+        "Ann\x7fLee",
+        "Ann\x85Lee",  # NEL: a C1 control character and a line break
+        "Ann\u2028Lee",  # LINE SEPARATOR
+    ],
+    ids=["LF", "CR", "TAB", "NUL", "ESC", "DEL", "NEL", "U+2028"],
+)
+def test_a_name_with_a_control_character_or_line_break_is_refused_with_errors_on_name(client, name, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/patients", json={"name": name, "phone": "+14155550123"}, headers=AUTH)
+
+    assert_field_errors(response, 422, "name")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["", "   ", "A" * 201])
+def test_an_empty_blank_or_overlong_name_is_refused_with_errors_on_name(client, name, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/patients", json={"name": name, "phone": "+14155550123"}, headers=AUTH)
+
+    assert_field_errors(response, 422, "name")
+    assert snapshot() == before
+
+
+def test_a_registration_without_name_and_phone_names_both_missing_fields(client, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/patients", json={}, headers=AUTH)
+
+    errors = assert_field_errors(response, 422, "name", "phone")
+    assert errors["name"] == ["Missing data for required field."]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("name", 42), ("name", ["Ann"]), ("phone", 14155550123), ("email", "not-an-email"), ("preferred_channel", "fax")],
+)
+def test_a_registration_field_of_the_wrong_type_or_form_is_refused_naming_it(client, field, value, snapshot):
+    before = snapshot()
+    body = {"name": "Ann Lee", "phone": "+14155550123", field: value}
+
+    response = client.post("/api/patients", json=body, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
     assert snapshot() == before
 
 
@@ -211,6 +332,73 @@ def test_an_unknown_patient_is_404(client):
     assert_field_errors(response, 404, "_request")
 
 
+# --- intake ------------------------------------------------------------------------------------------------------
+
+
+def test_recording_an_intake_answers_201_and_shows_on_the_patient(client, count_rows):
+    patient = register(client)
+
+    response = record_intake(client, patient["id"], "2026-11-20T15:00:00Z")
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json() == {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu", "session_id": None}
+    assert count_rows("intake_assessments") == 1
+    intake = client.get(f"/api/patients/{patient['id']}", headers=AUTH).get_json()["intake"]
+    assert intake["completed_at"] == "2026-11-20T10:00:00-05:00"
+
+
+def test_without_an_intake_an_iv_infusion_is_refused_as_intake_required_and_changes_nothing(client, snapshot):
+    patient = register(client)
+    before = snapshot()
+
+    response = book(client, patient["id"])
+
+    assert_refusal(response, "intake_required")
+    assert snapshot() == before
+
+
+def test_after_recording_an_intake_the_iv_infusion_books(client):
+    patient = register(client)
+    assert_refusal(book(client, patient["id"]), "intake_required")
+
+    assert record_intake(client, patient["id"]).status_code == 201
+
+    assert book(client, patient["id"]).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"completed_at": "2026-12-02T10:00:00-05:00", "recorded_by": "Dr. Xu"}, "completed_at"),  # in the future
+        ({"completed_at": "2026-11-20T10:00:00", "recorded_by": "Dr. Xu"}, "completed_at"),  # naive
+        ({"completed_at": "yesterday", "recorded_by": "Dr. Xu"}, "completed_at"),
+        ({"completed_at": 1764000000, "recorded_by": "Dr. Xu"}, "completed_at"),
+        ({"recorded_by": "Dr. Xu"}, "completed_at"),
+        ({"completed_at": "2026-11-20T10:00:00-05:00"}, "recorded_by"),
+        ({"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr.\nXu"}, "recorded_by"),
+        ({"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu", "score": 7}, "score"),
+    ],
+    ids=["future", "naive", "not-a-time", "a-number", "no-completed_at", "no-recorded_by", "line-break", "unknown-field"],
+)
+def test_a_bad_intake_is_refused_with_422_naming_the_field_and_changes_nothing(client, body, field, snapshot):
+    patient = register(client)
+    before = snapshot()
+
+    response = client.post(f"/api/patients/{patient['id']}/intake", json=body, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+
+
+def test_an_intake_for_an_unknown_patient_is_404_and_changes_nothing(client, snapshot):
+    before = snapshot()
+
+    response = record_intake(client, "nobody")
+
+    assert_field_errors(response, 404, "_request")
+    assert snapshot() == before
+
+
 # --- booking -----------------------------------------------------------------------------------------------------
 
 
@@ -222,39 +410,94 @@ def test_booking_answers_201_with_the_times_in_the_clinics_offset(client, patien
     assert body["status"] == "booked"
     assert body["patient_id"] == patient["id"]
     assert body["chair_id"] == "chair-1"
+    assert body["clinician_id"] == "dr-patel"  # NP Okafor starts at 10:00 on Tuesdays
+    assert body["series_id"] is None
     assert body["starts_at"] == "2027-01-05T09:00:00-05:00"
     assert body["treatment_ends_at"] == "2027-01-05T09:45:00-05:00"
     assert body["recovery_ends_at"] == "2027-01-05T10:30:00-05:00"
+    assert body["chair_free_at"] == "2027-01-05T10:45:00-05:00"
     assert body["ride_home"] == ESCORT
     assert response.headers["Location"] == f"/api/sessions/{body['id']}"
     assert count_rows("sessions") == 1
     assert count_rows("outbox") == 1
 
 
-def test_a_booked_session_reads_back_the_same(client, patient):
-    booked = book(client, patient["id"]).get_json()
+def test_a_start_given_in_another_offset_is_the_same_instant_answered_in_the_clinics_offset(client, patient):
+    body = booked(client, patient["id"], starts_at="2027-01-05T19:30:00+05:30")
 
-    response = client.get(f"/api/sessions/{booked['id']}", headers=AUTH)
+    assert body["starts_at"] == "2027-01-05T09:00:00-05:00"
+
+
+def test_a_session_after_the_spring_change_carries_the_summer_offset(client, patient):
+    body = booked(client, patient["id"], starts_at="2027-03-16T09:00:00-04:00")
+
+    assert body["starts_at"] == "2027-03-16T09:00:00-04:00"
+    assert body["recovery_ends_at"] == "2027-03-16T10:30:00-04:00"
+
+
+def test_a_booked_session_reads_back_the_same(client, patient):
+    session = booked(client, patient["id"])
+
+    response = client.get(f"/api/sessions/{session['id']}", headers=AUTH)
 
     assert response.status_code == 200
-    assert response.get_json() == booked
+    assert response.get_json() == session
 
 
 def test_the_outbox_row_is_the_session_booked_event_without_personal_details(client, patient, database_file):
-    booked = book(client, patient["id"]).get_json()
+    session = booked(client, patient["id"])
     engine = create_engine(f"sqlite:///{database_file}")
     with engine.connect() as connection:
         rows = connection.exec_driver_sql("SELECT routing_key, correlation_id, body FROM outbox").all()
     engine.dispose()
 
     [(routing_key, correlation_id, body)] = rows
-    assert (routing_key, correlation_id) == ("session.booked", booked["id"])
+    assert (routing_key, correlation_id) == ("session.booked", session["id"])
     document = json.loads(body)
     assert document["producer"] == "scheduler"
-    assert document["data"]["session_id"] == booked["id"]
-    assert document["data"]["starts_at"].startswith("2027-01-05T14:00:00")
+    assert document["data"]["session_id"] == session["id"]
+    assert document["data"]["clinician_id"] == "dr-patel"
+    assert datetime.fromisoformat(document["data"]["starts_at"]) == datetime(2027, 1, 5, 14, tzinfo=timezone.utc)
     for detail in ("Ann Lee", "+14155550123", "Bo Lee", "+14155550124"):
         assert detail not in body
+
+
+def test_a_booking_without_its_required_fields_names_each_of_them(client, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/sessions", json={}, headers=AUTH)
+
+    assert_field_errors(response, 422, "patient_id", "treatment_type", "starts_at")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("patient_id", 123),
+        ("patient_id", None),
+        ("patient_id", "../etc/passwd"),
+        ("treatment_type", ["iv_infusion"]),
+        ("starts_at", 1799222400),
+        ("starts_at", ""),
+        ("starts_at", None),
+        ("starts_at", "next tuesday"),
+        ("chair_id", 1),
+        ("clinician_id", {"id": "dr-patel"}),
+        ("ride_home", "yes"),
+        ("ride_home", {"mode": "taxi", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}),
+        ("ride_home", {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "555"}),
+        ("ride_home", {"mode": "escort", "escort_phone": "+14155550124"}),
+        ("discount", "50%"),
+    ],
+)
+def test_a_booking_field_of_the_wrong_type_or_form_is_refused_naming_it(client, patient, field, value, snapshot):
+    before = snapshot()
+
+    response = book(client, patient["id"], **{field: value})
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
 
 
 def test_a_naive_starts_at_is_refused_with_errors_on_starts_at(client, patient, snapshot):
@@ -267,12 +510,80 @@ def test_a_naive_starts_at_is_refused_with_errors_on_starts_at(client, patient, 
     assert snapshot() == before
 
 
-def test_a_start_in_the_past_is_refused_with_errors_on_starts_at(client, patient, snapshot):
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "2001-01-02T09:00:00-05:00",  # far past
+        "2026-11-30T09:00:00-05:00",  # yesterday
+        "2026-12-01T07:00:00-05:00",  # now
+        "2027-03-31T08:15:00-04:00",  # 120 days and 15 minutes ahead
+        "2027-06-01T09:00:00-04:00",  # beyond the horizon
+        "2999-12-31T09:00:00-05:00",  # far future
+        "9999-12-31T23:00:00+00:00",  # its recovery would end past the largest date Python holds
+        "2027-01-05T09:07:00-05:00",  # off the 15-minute grid
+        "2027-01-05T09:00:30-05:00",
+        "2027-01-05T09:00:00.500000-05:00",
+        "2027-01-05T14:10:00+00:00",  # 09:10 local
+    ],
+    ids=[
+        "far-past", "yesterday", "now", "just-past-horizon", "beyond-horizon", "far-future", "year-9999",
+        "minute-7", "second-30", "half-second", "utc-off-grid",
+    ],
+)
+def test_a_start_in_the_past_beyond_the_horizon_or_off_the_grid_is_refused_with_errors_on_starts_at(
+    client, patient, starts_at, snapshot
+):
     before = snapshot()
 
-    response = book(client, patient["id"], starts_at="2026-11-30T09:00:00-05:00")
+    response = book(client, patient["id"], starts_at=starts_at)
 
     assert_field_errors(response, 422, "starts_at")
+    assert snapshot() == before
+
+
+def test_a_start_exactly_at_the_end_of_the_horizon_is_accepted(client, patient):
+    # NOW + 120 days = 2027-03-31T12:00Z = 08:00 local (summer time), a Wednesday morning.
+    response = book(client, patient["id"], starts_at="2027-03-31T08:00:00-04:00")
+
+    assert response.status_code == 201, response.get_json()
+
+
+def test_a_start_within_the_twelve_hours_notice_is_refused_as_short_notice(client, patient, snapshot):
+    before = snapshot()
+
+    response = book(client, patient["id"], starts_at="2026-12-01T10:00:00-05:00")  # three hours from now
+
+    assert_refusal(response, "short_notice")
+    assert snapshot() == before
+
+
+def test_an_intake_assessment_needs_one_hour_notice_only(client):
+    patient = register(client)
+
+    response = book(
+        client, patient["id"], treatment_type="intake_assessment", starts_at="2026-12-01T08:00:00-05:00", ride_home=None
+    )
+
+    assert response.status_code == 201, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "starts_at",
+    [
+        "2027-01-03T10:00:00-05:00",  # a Sunday
+        "2026-12-25T10:00:00-05:00",  # a holiday on a Friday
+        "2027-01-05T07:45:00-05:00",  # before opening
+        "2027-01-05T16:45:00-05:00",  # recovery would end at 18:15, after closing
+        "2027-01-09T13:00:00-05:00",  # Saturday closes at 14:00; recovery ends 14:30
+    ],
+    ids=["sunday", "holiday", "before-opening", "recovery-after-closing", "saturday-afternoon"],
+)
+def test_a_session_outside_opening_hours_is_refused_as_clinic_closed(client, patient, starts_at, snapshot):
+    before = snapshot()
+
+    response = book(client, patient["id"], starts_at=starts_at)
+
+    assert_refusal(response, "clinic_closed")
     assert snapshot() == before
 
 
@@ -294,12 +605,15 @@ def test_a_ketamine_treatment_without_a_ride_home_is_refused_with_errors_on_ride
     assert snapshot() == before
 
 
-def test_an_intake_is_booked_without_a_ride_home(client, patient):
+def test_an_intake_is_booked_without_a_ride_home_and_without_turnover(client):
+    patient = register(client)
+
     response = book(client, patient["id"], treatment_type="intake_assessment", ride_home=None)
 
     assert response.status_code == 201
     assert response.get_json()["ride_home"]["mode"] == "none"
     assert response.get_json()["recovery_ends_at"] == "2027-01-05T10:00:00-05:00"
+    assert response.get_json()["chair_free_at"] == "2027-01-05T10:00:00-05:00"
 
 
 def test_an_unknown_patient_is_refused_with_errors_on_patient_id(client, snapshot):
@@ -320,12 +634,23 @@ def test_an_unknown_chair_is_refused_with_errors_on_chair_id(client, patient, sn
     assert snapshot() == before
 
 
-def test_an_unknown_field_is_refused_with_422_naming_it(client, patient, snapshot):
+def test_an_unknown_clinician_is_refused_with_errors_on_clinician_id(client, patient, snapshot):
     before = snapshot()
 
-    response = book(client, patient["id"], discount="50%")
+    response = book(client, patient["id"], clinician_id="dr-nobody")
 
-    assert_field_errors(response, 422, "discount")
+    errors = assert_field_errors(response, 422, "clinician_id")
+    assert "dr-patel" in errors["clinician_id"][0]
+    assert snapshot() == before
+
+
+def test_a_clinician_asked_for_outside_their_working_hours_is_refused_as_clinician_unavailable(client, patient, snapshot):
+    before = snapshot()
+
+    # Dr. Patel does not work on Saturdays.
+    response = book(client, patient["id"], starts_at="2027-01-09T10:00:00-05:00", clinician_id="dr-patel")
+
+    assert_refusal(response, "clinician_unavailable")
     assert snapshot() == before
 
 
@@ -342,10 +667,20 @@ def test_a_body_that_is_not_declared_as_json_is_415(client, patient, snapshot):
     assert snapshot() == before
 
 
-def test_invalid_json_is_400(client, snapshot):
+def test_a_form_post_is_415(client, patient, snapshot):
     before = snapshot()
 
-    response = client.post("/api/sessions", data="{not json", headers={**AUTH, "Content-Type": "application/json"})
+    response = client.post("/api/sessions", data={"patient_id": patient["id"]}, headers=AUTH)
+
+    assert_field_errors(response, 415, "_request")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("data", ["{not json", '{"patient_id": ', "", "\xff"])
+def test_invalid_json_is_400(client, data, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/sessions", data=data, headers={**AUTH, "Content-Type": "application/json"})
 
     assert_field_errors(response, 400, "_request")
     assert snapshot() == before
@@ -361,98 +696,684 @@ def test_a_body_over_64_kib_is_413(client, snapshot):
     assert snapshot() == before
 
 
-def test_a_json_array_body_is_422(client, patient, snapshot):
+def test_a_booking_body_over_64_kib_is_413(client, patient, snapshot):
     before = snapshot()
+    big = json.dumps({"patient_id": patient["id"], "treatment_type": "iv_infusion", "padding": "x" * (70 * 1024)})
 
-    response = client.post("/api/sessions", json=[{"patient_id": patient["id"]}], headers=AUTH)
+    response = client.post("/api/sessions", data=big, headers={**AUTH, "Content-Type": "application/json"})
 
-    assert_field_errors(response, 422, "_schema")
+    assert_field_errors(response, 413, "_request")
     assert snapshot() == before
 
 
-def test_an_overlapping_booking_of_the_same_chair_is_409_chair_unavailable_and_changes_nothing(client, patient, snapshot):
-    assert book(client, patient["id"]).status_code == 201
+@pytest.mark.parametrize("document", ["[{}]", '"a string"', "42", "true", "null"])
+def test_a_json_body_that_is_not_an_object_is_422(client, document, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/sessions", data=document, headers={**AUTH, "Content-Type": "application/json"})
+
+    errors = assert_field_errors(response, 422, "_schema")
+    assert "object" in errors["_schema"][0]
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there", "clé", "bell\x07"], ids=["empty", "256-chars", "tab", "non-ascii", "control"])
+def test_a_malformed_idempotency_key_is_refused_with_errors_on_the_header_and_changes_nothing(
+    client, patient, key, snapshot
+):
+    before = snapshot()
+    body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT}
+
+    response = client.post("/api/sessions", json=body, headers={**AUTH, "Idempotency-Key": key})
+
+    assert_field_errors(response, 422, "Idempotency-Key")
+    assert snapshot() == before
+
+
+def test_a_255_character_idempotency_key_is_accepted(client, patient):
+    body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT}
+
+    response = client.post("/api/sessions", json=body, headers={**AUTH, "Idempotency-Key": "k" * 255})
+
+    assert response.status_code == 201
+
+
+def test_the_same_idempotency_key_twice_answers_the_same_session_once(client, patient, snapshot):
+    body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT}
+    first = client.post("/api/sessions", json=body, headers={**AUTH, "Idempotency-Key": "booking-1"})
+    assert first.status_code == 201
+    before = snapshot()
+
+    again = client.post("/api/sessions", json=body, headers={**AUTH, "Idempotency-Key": "booking-1"})
+
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.get_json() == first.get_json()
+    assert snapshot() == before
+
+
+def test_the_same_idempotency_key_with_another_body_is_409_and_changes_nothing(client, patient, snapshot):
+    body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT}
+    assert client.post("/api/sessions", json=body, headers={**AUTH, "Idempotency-Key": "booking-1"}).status_code == 201
+    before = snapshot()
+
+    response = client.post(
+        "/api/sessions",
+        json={**body, "starts_at": "2027-01-06T09:00:00-05:00"},
+        headers={**AUTH, "Idempotency-Key": "booking-1"},
+    )
+
+    assert_refusal(response, "idempotency_key_reused")
+    assert snapshot() == before
+
+
+def test_a_key_whose_request_was_refused_is_free_for_the_corrected_request(client, patient, count_rows):
+    body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": "2027-01-03T10:00:00-05:00"}
+    refused = client.post("/api/sessions", json={**body, "ride_home": ESCORT}, headers={**AUTH, "Idempotency-Key": "k-1"})
+    assert_refusal(refused, "clinic_closed")
+    assert count_rows("idempotency_keys") == 0
+
+    response = client.post(
+        "/api/sessions", json={**body, "starts_at": STARTS_AT, "ride_home": ESCORT}, headers={**AUTH, "Idempotency-Key": "k-1"}
+    )
+
+    assert response.status_code == 201
+    assert count_rows("idempotency_keys") == 1
+
+
+# --- what one booking leaves for the next ------------------------------------------------------------------------
+
+
+def test_an_overlapping_booking_of_the_same_chair_is_409_chair_unavailable_and_changes_nothing(
+    client, patient, other_patient, snapshot
+):
+    booked(client, patient["id"])
     before = snapshot()
 
     # 10:00 local is still within the first session's recovery (until 10:30).
-    response = book(client, patient["id"], starts_at="2027-01-05T10:00:00-05:00")
+    response = book(client, other_patient["id"], starts_at="2027-01-05T10:00:00-05:00")
 
     body = assert_refusal(response, "chair_unavailable")
     assert "chair-1" in body["message"]
     assert snapshot() == before
 
 
-def test_a_booking_starting_when_the_previous_recovery_ends_is_accepted(client, patient):
-    assert book(client, patient["id"]).status_code == 201
+def test_the_chair_stays_taken_for_the_cleaning_turnover_after_recovery(client, patient, other_patient, snapshot):
+    booked(client, patient["id"])  # 09:00, recovery until 10:30, cleaning until 10:45
+    before = snapshot()
 
-    response = book(client, patient["id"], starts_at="2027-01-05T10:30:00-05:00")
+    response = book(client, other_patient["id"], starts_at="2027-01-05T10:30:00-05:00")
+
+    assert_refusal(response, "chair_unavailable")
+    assert snapshot() == before
+
+
+def test_a_booking_starting_when_the_turnover_ends_is_accepted(client, patient, other_patient):
+    booked(client, patient["id"])
+
+    response = book(client, other_patient["id"], starts_at="2027-01-05T10:45:00-05:00")
 
     assert response.status_code == 201
     assert response.get_json()["chair_id"] == "chair-1"
 
 
-def test_without_a_chair_the_api_picks_a_free_one(client, patient):
-    first = book(client, patient["id"]).get_json()
+def test_without_a_chair_the_api_picks_a_free_one(client, patient, other_patient):
+    first = booked(client, patient["id"], starts_at="2027-01-05T10:00:00-05:00")
 
-    second = book(client, patient["id"], chair_id=None)
+    second = book(client, other_patient["id"], chair_id=None, starts_at="2027-01-05T10:00:00-05:00")
 
     assert second.status_code == 201
     assert second.get_json()["chair_id"] != first["chair_id"]
 
 
-# --- sessions: reading and cancelling ----------------------------------------------------------------------------
+def test_a_clinician_treating_someone_is_refused_as_clinician_unavailable(client, patient, other_patient, snapshot):
+    booked(client, patient["id"], clinician_id="dr-patel")
+    before = snapshot()
+
+    response = book(client, other_patient["id"], chair_id="chair-2", clinician_id="dr-patel")
+
+    assert_refusal(response, "clinician_unavailable")
+    assert snapshot() == before
+
+
+def test_a_clinician_is_free_again_when_the_treatment_part_ends(client, patient, other_patient):
+    booked(client, patient["id"], clinician_id="dr-patel")  # treating 09:00-09:45
+
+    response = book(client, other_patient["id"], chair_id="chair-2", clinician_id="dr-patel", starts_at="2027-01-05T09:45:00-05:00")
+
+    assert response.status_code == 201, response.get_json()
+
+
+def test_with_both_clinicians_treating_a_third_patient_is_refused_as_no_clinician_available(client, snapshot):
+    patients = [register_with_intake(client, phone=f"+1415555013{n}") for n in range(3)]
+    at_ten = "2027-01-05T10:00:00-05:00"
+    assert {booked(client, p["id"], chair_id=None, starts_at=at_ten)["clinician_id"] for p in patients[:2]} == {
+        "dr-patel",
+        "np-okafor",
+    }
+    before = snapshot()
+
+    response = book(client, patients[2]["id"], chair_id=None, starts_at=at_ten)
+
+    assert_refusal(response, "no_clinician_available")
+    assert snapshot() == before
+
+
+def test_the_same_patient_at_an_overlapping_time_is_refused_as_patient_overlap(client, patient, snapshot):
+    booked(client, patient["id"])
+    before = snapshot()
+
+    response = book(client, patient["id"], chair_id="chair-2", starts_at="2027-01-05T09:30:00-05:00")
+
+    assert_refusal(response, "patient_overlap")
+    assert snapshot() == before
+
+
+def test_two_infusions_of_one_patient_less_than_20_hours_apart_are_refused_as_patient_spacing(client, patient, snapshot):
+    booked(client, patient["id"])
+    before = snapshot()
+
+    response = book(client, patient["id"], starts_at="2027-01-05T14:00:00-05:00")
+
+    assert_refusal(response, "patient_spacing")
+    assert snapshot() == before
+
+
+def test_two_infusions_of_one_patient_on_consecutive_days_are_accepted(client, patient):
+    booked(client, patient["id"])
+
+    response = book(client, patient["id"], starts_at="2027-01-06T08:00:00-05:00")  # 23 hours later
+
+    assert response.status_code == 201
+
+
+# --- availability ------------------------------------------------------------------------------------------------
+
+
+def test_availability_lists_the_days_starts_in_the_clinics_offset(client):
+    response = availability(client)
+
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["treatment_type"] == "iv_infusion"
+    assert body["time_zone"] == "America/New_York"
+    starts = [slot["starts_at"] for slot in body["slots"]]
+    # 08:00 to 16:30 every quarter hour: the recovery of a 16:30 start ends at closing time, 18:00.
+    assert starts[0] == "2027-01-05T08:00:00-05:00"
+    assert starts[-1] == "2027-01-05T16:30:00-05:00"
+    assert len(starts) == 35
+    assert body["slots"][0] == {
+        "starts_at": "2027-01-05T08:00:00-05:00",
+        "treatment_ends_at": "2027-01-05T08:45:00-05:00",
+        "recovery_ends_at": "2027-01-05T09:30:00-05:00",
+    }
+
+
+def test_availability_for_a_patient_without_intake_lists_nothing(client):
+    patient = register(client)
+
+    response = availability(client, patient_id=patient["id"])
+
+    assert response.status_code == 200
+    assert response.get_json()["slots"] == []
+
+
+def test_availability_within_the_notice_period_or_on_a_closed_day_lists_nothing(client):
+    today = availability(client, **{"from": "2026-12-01T00:00:00-05:00", "to": "2026-12-02T00:00:00-05:00"})
+    sunday = availability(client, **{"from": "2027-01-03T00:00:00-05:00", "to": "2027-01-04T00:00:00-05:00"})
+
+    assert today.get_json()["slots"] == []
+    assert sunday.get_json()["slots"] == []
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"treatment_type": None}, "treatment_type"),
+        ({"from": None}, "from"),
+        ({"to": None}, "to"),
+        ({"treatment_type": "laughing_gas"}, "treatment_type"),
+        ({"from": "2027-01-05T00:00:00"}, "from"),
+        ({"to": "tomorrow"}, "to"),
+        ({"to": "2027-01-04T00:00:00-05:00"}, "to"),  # before from
+        ({"to": "2027-01-05T00:00:00-05:00"}, "to"),  # equal to from
+        ({"to": "2027-03-09T00:00:00-05:00"}, "to"),  # 63 days
+        ({"to": "2027-03-08T01:00:00-05:00"}, "to"),  # 62 days and one hour
+        ({"patient_id": "nobody"}, "patient_id"),
+        ({"chair_id": "chair-99"}, "chair_id"),
+        ({"clinician_id": "dr-nobody"}, "clinician_id"),
+        ({"colour": "blue"}, "colour"),
+    ],
+    ids=[
+        "no-treatment_type", "no-from", "no-to", "unknown-treatment", "naive-from", "bad-to", "to-before-from",
+        "to-equals-from", "63-days", "62-days-and-an-hour", "unknown-patient", "unknown-chair", "unknown-clinician",
+        "unknown-parameter",
+    ],
+)
+def test_a_bad_availability_query_is_422_naming_the_parameter(client, query, field):
+    params = {"treatment_type": "iv_infusion", "from": "2027-01-05T00:00:00-05:00", "to": "2027-01-06T00:00:00-05:00"}
+    params.update(query)
+    params = {k: v for k, v in params.items() if v is not None}
+
+    response = client.get("/api/availability", query_string=params, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+
+
+# --- listing sessions --------------------------------------------------------------------------------------------
+
+
+def test_sessions_are_listed_by_start_within_the_window(client, patient, other_patient):
+    first = booked(client, patient["id"])
+    second = booked(client, other_patient["id"], starts_at="2027-01-06T09:00:00-05:00")
+
+    response = client.get(
+        "/api/sessions", query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-07T00:00:00-05:00"}, headers=AUTH
+    )
+    only_first = client.get(
+        "/api/sessions", query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-06T00:00:00-05:00"}, headers=AUTH
+    )
+
+    assert response.status_code == 200
+    assert [s["id"] for s in response.get_json()["sessions"]] == [first["id"], second["id"]]
+    assert [s["id"] for s in only_first.get_json()["sessions"]] == [first["id"]]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"to": "2027-01-06T00:00:00-05:00"}, "from"),
+        ({"from": "2027-01-05T00:00:00-05:00"}, "to"),
+        ({"from": "2027-01-05T00:00:00", "to": "2027-01-06T00:00:00-05:00"}, "from"),
+        ({"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-04T00:00:00-05:00"}, "to"),
+        ({"from": "2027-01-05T00:00:00-05:00", "to": "2027-06-01T00:00:00-04:00"}, "to"),
+    ],
+    ids=["no-from", "no-to", "naive-from", "to-before-from", "too-long"],
+)
+def test_a_bad_session_listing_query_is_422_naming_the_parameter(client, query, field):
+    response = client.get("/api/sessions", query_string=query, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+
+
+# --- rescheduling ------------------------------------------------------------------------------------------------
+
+
+def test_rescheduling_moves_the_session_and_writes_session_rescheduled(client, patient, count_rows):
+    session = booked(client, patient["id"])
+
+    response = client.post(
+        f"/api/sessions/{session['id']}/reschedule", json={"starts_at": "2027-01-06T11:00:00-05:00"}, headers=AUTH
+    )
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "booked"
+    assert body["starts_at"] == "2027-01-06T11:00:00-05:00"
+    assert body["chair_free_at"] == "2027-01-06T12:45:00-05:00"
+    assert count_rows("outbox") == 2
+
+
+def test_a_session_can_be_moved_within_its_own_old_block(client, patient):
+    session = booked(client, patient["id"])
+
+    response = client.post(
+        f"/api/sessions/{session['id']}/reschedule",
+        json={"starts_at": "2027-01-05T09:30:00-05:00", "chair_id": "chair-1"},
+        headers=AUTH,
+    )
+
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "starts_at"),
+        ({"starts_at": "2027-01-06T11:00:00"}, "starts_at"),
+        ({"starts_at": "2027-01-06T11:05:00-05:00"}, "starts_at"),
+        ({"starts_at": "2026-11-01T11:00:00-05:00"}, "starts_at"),
+        ({"starts_at": "2027-05-04T11:00:00-04:00"}, "starts_at"),
+        ({"starts_at": "2027-01-06T11:00:00-05:00", "chair_id": "chair-99"}, "chair_id"),
+        ({"starts_at": "2027-01-06T11:00:00-05:00", "clinician_id": "dr-nobody"}, "clinician_id"),
+        ({"starts_at": "2027-01-06T11:00:00-05:00", "patient_id": "someone-else"}, "patient_id"),
+    ],
+    ids=["empty", "naive", "off-grid", "past", "beyond-horizon", "unknown-chair", "unknown-clinician", "unknown-field"],
+)
+def test_a_bad_reschedule_is_422_naming_the_field_and_changes_nothing(client, patient, body, field, snapshot):
+    session = booked(client, patient["id"])
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{session['id']}/reschedule", json=body, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json() == session
+
+
+def test_rescheduling_onto_a_taken_chair_is_409_and_keeps_the_old_time(client, patient, other_patient, snapshot):
+    booked(client, other_patient["id"], starts_at="2027-01-06T11:00:00-05:00")
+    session = booked(client, patient["id"])
+    before = snapshot()
+
+    response = client.post(
+        f"/api/sessions/{session['id']}/reschedule",
+        json={"starts_at": "2027-01-06T11:00:00-05:00", "chair_id": "chair-1"},
+        headers=AUTH,
+    )
+
+    assert_refusal(response, "chair_unavailable")
+    assert snapshot() == before
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["starts_at"] == STARTS_AT
+
+
+def test_rescheduling_an_unknown_session_is_404(client):
+    response = client.post(
+        "/api/sessions/no-such-session/reschedule", json={"starts_at": "2027-01-06T11:00:00-05:00"}, headers=AUTH
+    )
+
+    assert_field_errors(response, 404, "_request")
+
+
+# --- cancelling --------------------------------------------------------------------------------------------------
+
+
+def test_cancelling_answers_200_cancelled_and_cancelling_again_is_409_transition_not_allowed(client, patient, count_rows):
+    session = booked(client, patient["id"])
+
+    first = client.post(
+        f"/api/sessions/{session['id']}/cancel", json={"reason": "patient_unwell", "note": "Flu"}, headers=AUTH
+    )
+
+    assert first.status_code == 200
+    assert first.get_json()["status"] == "cancelled"
+    assert first.get_json()["cancel_reason"] == "patient_unwell"
+    assert first.get_json()["cancel_note"] == "Flu"
+    assert first.get_json()["late_cancellation"] is False  # five weeks ahead
+    assert first.get_json()["cancelled_at"] == "2026-12-01T07:00:00-05:00"
+    assert count_rows("outbox") == 2
+
+    second = client.post(f"/api/sessions/{session['id']}/cancel", json={"reason": "other"}, headers=AUTH)
+
+    assert_refusal(second, "transition_not_allowed")
+    assert count_rows("outbox") == 2
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["cancel_reason"] == "patient_unwell"
+
+
+def test_cancelling_within_24_hours_of_the_start_is_a_late_cancellation(client):
+    patient = register(client)
+    session = booked(
+        client, patient["id"], treatment_type="intake_assessment", starts_at="2026-12-01T10:00:00-05:00", ride_home=None
+    )
+
+    response = client.post(f"/api/sessions/{session['id']}/cancel", json={"reason": "patient_request"}, headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.get_json()["late_cancellation"] is True
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({}, "reason"),
+        ({"reason": None}, "reason"),
+        ({"reason": "feeling unwell"}, "reason"),
+        ({"reason": 3}, "reason"),
+        ({"reason": "other", "note": "line\nbreak"}, "note"),
+        ({"reason": "other", "note": "n" * 501}, "note"),
+        ({"reason": "other", "refund": True}, "refund"),
+    ],
+    ids=["empty", "null", "free-text", "number", "note-line-break", "note-too-long", "unknown-field"],
+)
+def test_a_bad_cancellation_is_422_naming_the_field_and_changes_nothing(client, patient, body, field, snapshot):
+    session = booked(client, patient["id"])
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{session['id']}/cancel", json=body, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["status"] == "booked"
+
+
+def test_cancelling_without_a_body_is_415_and_changes_nothing(client, patient, snapshot):
+    session = booked(client, patient["id"])
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{session['id']}/cancel", headers=AUTH)
+
+    assert_field_errors(response, 415, "_request")
+    assert snapshot() == before
+
+
+def test_cancelling_an_unknown_session_is_404_and_changes_nothing(client, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/sessions/no-such-session/cancel", json={"reason": "other"}, headers=AUTH)
+
+    assert_field_errors(response, 404, "_request")
+    assert snapshot() == before
+
+
+def test_a_cancelled_session_frees_its_chair(client, patient, other_patient):
+    session = booked(client, patient["id"])
+    client.post(f"/api/sessions/{session['id']}/cancel", json={"reason": "clinic_request"}, headers=AUTH)
+
+    response = book(client, other_patient["id"])
+
+    assert response.status_code == 201
+    assert response.get_json()["chair_id"] == "chair-1"
+
+
+# --- the day of the session --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def todays_intake(client) -> dict:
+    """An intake assessment today at 09:00, two hours from NOW."""
+    patient = register(client)
+    return booked(
+        client, patient["id"], treatment_type="intake_assessment", starts_at="2026-12-01T09:00:00-05:00", ride_home=None
+    )
+
+
+def test_an_intake_session_runs_through_check_in_treatment_and_discharge_and_completes_the_intake(client, todays_intake):
+    sid = todays_intake["id"]
+
+    checked_in = client.post(f"/api/sessions/{sid}/check-in", headers=AUTH)
+    started = client.post(f"/api/sessions/{sid}/start-treatment", headers=AUTH)
+    discharged = client.post(f"/api/sessions/{sid}/discharge", headers=AUTH)
+
+    assert (checked_in.status_code, checked_in.get_json()["status"]) == (200, "checked_in")
+    assert checked_in.get_json()["checked_in_at"] == "2026-12-01T07:00:00-05:00"
+    assert (started.status_code, started.get_json()["status"]) == (200, "in_treatment")
+    assert (discharged.status_code, discharged.get_json()["status"]) == (200, "discharged")
+    assert discharged.get_json()["discharged_at"] == "2026-12-01T07:00:00-05:00"
+    intake = client.get(f"/api/patients/{todays_intake['patient_id']}", headers=AUTH).get_json()["intake"]
+    assert intake["session_id"] == sid
+    assert book(client, todays_intake["patient_id"]).status_code == 201
+
+
+def test_checking_in_on_another_day_is_409_not_session_day(client, patient, snapshot):
+    session = booked(client, patient["id"])
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{session['id']}/check-in", headers=AUTH)
+
+    assert_refusal(response, "not_session_day")
+    assert snapshot() == before
+
+
+def test_recording_a_no_show_before_the_start_is_409_not_started_yet(client, todays_intake, snapshot):
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{todays_intake['id']}/no-show", headers=AUTH)
+
+    assert_refusal(response, "not_started_yet")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("route", ["start-treatment", "discharge"])
+def test_a_step_out_of_order_is_409_transition_not_allowed(client, todays_intake, route, snapshot):
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{todays_intake['id']}/{route}", headers=AUTH)
+
+    assert_refusal(response, "transition_not_allowed")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"discharged_at": "2026-12-01T08:00:00-05:00"}, "discharged_at"),  # after NOW
+        ({"discharged_at": "2026-12-01T06:00:00-05:00"}, "discharged_at"),  # before treatment started (at NOW)
+        ({"discharged_at": "2026-12-01T06:00:00"}, "discharged_at"),
+        ({"discharged_at": "soon"}, "discharged_at"),
+        ({"discharged_at": "2026-12-01T07:00:00-05:00", "by": "Dr. Xu"}, "by"),
+    ],
+    ids=["future", "before-treatment", "naive", "not-a-time", "unknown-field"],
+)
+def test_a_bad_discharge_is_422_naming_the_field_and_changes_nothing(client, todays_intake, body, field, snapshot):
+    sid = todays_intake["id"]
+    client.post(f"/api/sessions/{sid}/check-in", headers=AUTH)
+    client.post(f"/api/sessions/{sid}/start-treatment", headers=AUTH)
+    before = snapshot()
+
+    response = client.post(f"/api/sessions/{sid}/discharge", json=body, headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+    assert client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()["status"] == "in_treatment"
+
+
+@pytest.mark.parametrize("route", ["check-in", "start-treatment", "discharge", "no-show", "cancel"])
+def test_a_lifecycle_step_on_an_unknown_session_is_404(client, route, snapshot):
+    before = snapshot()
+
+    body = {"reason": "other"} if route == "cancel" else None
+    response = client.post(f"/api/sessions/no-such-session/{route}", json=body, headers=AUTH)
+
+    assert_field_errors(response, 404, "_request")
+    assert snapshot() == before
+
+
+# --- series ------------------------------------------------------------------------------------------------------
+
+
+def series_body(patient_id: str, /, **overrides) -> dict:
+    return {
+        "patient_id": patient_id,
+        "treatment_type": "iv_infusion",
+        "first_starts_at": "2027-01-04T10:00:00-05:00",
+        "count": 6,
+        "within_days": 21,
+        "ride_home": ESCORT,
+        **overrides,
+    }
+
+
+def test_a_series_of_six_in_three_weeks_answers_201_with_its_sessions(client, patient, count_rows):
+    response = client.post("/api/series", json=series_body(patient["id"]), headers=AUTH)
+
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert response.headers["Location"] == f"/api/series/{body['id']}"
+    assert [s["starts_at"][:10] for s in body["sessions"]] == [
+        "2027-01-04", "2027-01-08", "2027-01-11", "2027-01-15", "2027-01-18", "2027-01-22",
+    ]
+    assert {s["series_id"] for s in body["sessions"]} == {body["id"]}
+    assert count_rows("sessions") == 6
+    assert count_rows("series") == 1
+    assert client.get(f"/api/series/{body['id']}", headers=AUTH).get_json() == body
+
+
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        ({"count": 1}, "count"),
+        ({"count": 13}, "count"),
+        ({"count": "6"}, "count"),
+        ({"count": 6.5}, "count"),
+        ({"within_days": 1}, "within_days"),
+        ({"within_days": 61}, "within_days"),
+        ({"count": 8, "within_days": 5}, "count"),
+        ({"first_starts_at": "2027-01-04T10:00:00"}, "first_starts_at"),
+        ({"first_starts_at": "2026-11-02T10:00:00-05:00"}, "first_starts_at"),
+        ({"first_starts_at": "2026-11-30T10:00:00-05:00"}, "first_starts_at"),  # yesterday: the window straddles now
+        ({"first_starts_at": "2027-01-04T10:07:00-05:00"}, "first_starts_at"),  # off the grid
+        ({"first_starts_at": "2027-05-03T10:00:00-04:00"}, "first_starts_at"),
+        ({"treatment_type": "laughing_gas"}, "treatment_type"),
+        ({"patient_id": "nobody"}, "patient_id"),
+        ({"ride_home": None}, "ride_home"),
+        ({"patient_id": None, "count": None}, "patient_id"),
+    ],
+    ids=[
+        "count-1", "count-13", "count-string", "count-float", "within-1", "within-61", "count-over-days",
+        "naive-first", "past-first", "yesterday-first", "off-grid-first", "first-beyond-horizon", "unknown-treatment", "unknown-patient", "no-ride",
+        "nulls",
+    ],
+)
+def test_a_bad_series_request_is_422_naming_the_field_and_changes_nothing(client, patient, overrides, field, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/series", json=series_body(patient["id"], **overrides), headers=AUTH)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+
+
+def test_a_series_that_does_not_fit_is_409_with_what_fits_and_alternatives_and_books_nothing(client, patient, snapshot):
+    before = snapshot()
+
+    # Saturday then Sunday: the clinic is closed on Sundays.
+    response = client.post(
+        "/api/series",
+        json=series_body(patient["id"], first_starts_at="2026-12-05T10:00:00-05:00", count=2, within_days=2),
+        headers=AUTH,
+    )
+
+    assert response.status_code == 409, response.get_json()
+    body = response.get_json()
+    assert body["reason"] == "series_not_placeable"
+    assert [slot["starts_at"] for slot in body["placed"]] == ["2026-12-05T10:00:00-05:00"]
+    [unplaced] = body["unplaced"]
+    assert unplaced["preferred_starts_at"] == "2026-12-06T10:00:00-05:00"
+    assert unplaced["alternatives"] and all(alt > "2026-12-07" for alt in unplaced["alternatives"])
+    assert snapshot() == before
+
+
+def test_an_unknown_series_is_404(client):
+    assert_field_errors(client.get("/api/series/no-such-series", headers=AUTH), 404, "_request")
+
+
+# --- calendar entry ----------------------------------------------------------------------------------------------
+
+
+def test_a_session_downloads_as_an_icalendar_entry_from_arrival_to_pickup(client, patient):
+    session = booked(client, patient["id"])
+
+    response = client.get(f"/api/sessions/{session['id']}.ics", headers=AUTH)
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/calendar"
+    text = response.get_data(as_text=True)
+    assert "DTSTART;TZID=America/New_York:20270105T084500" in text
+    assert "DTEND;TZID=America/New_York:20270105T103000" in text
+
+
+def test_the_calendar_entry_of_an_unknown_session_is_404(client):
+    assert_field_errors(client.get("/api/sessions/no-such-session.ics", headers=AUTH), 404, "_request")
+
+
+# --- everything else ---------------------------------------------------------------------------------------------
 
 
 def test_an_unknown_session_is_404(client):
     response = client.get("/api/sessions/no-such-session", headers=AUTH)
 
     assert_field_errors(response, 404, "_request")
-
-
-def test_cancelling_answers_200_cancelled_and_cancelling_again_is_409_not_cancellable(client, patient, count_rows):
-    session = book(client, patient["id"]).get_json()
-
-    first = client.post(f"/api/sessions/{session['id']}/cancel", json={"reason": "feeling unwell"}, headers=AUTH)
-
-    assert first.status_code == 200
-    assert first.get_json()["status"] == "cancelled"
-    assert first.get_json()["cancel_reason"] == "feeling unwell"
-    assert first.get_json()["cancelled_at"] == "2026-12-01T07:00:00-05:00"
-    assert count_rows("outbox") == 2
-
-    second = client.post(f"/api/sessions/{session['id']}/cancel", headers=AUTH)
-
-    assert_refusal(second, "not_cancellable")
-    assert count_rows("outbox") == 2
-    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["cancel_reason"] == "feeling unwell"
-
-
-def test_cancelling_without_a_body_is_accepted(client, patient):
-    session = book(client, patient["id"]).get_json()
-
-    response = client.post(f"/api/sessions/{session['id']}/cancel", headers=AUTH)
-
-    assert response.status_code == 200
-    assert response.get_json()["cancel_reason"] is None
-
-
-def test_cancelling_an_unknown_session_is_404_and_changes_nothing(client, snapshot):
-    before = snapshot()
-
-    response = client.post("/api/sessions/no-such-session/cancel", headers=AUTH)
-
-    assert_field_errors(response, 404, "_request")
-    assert snapshot() == before
-
-
-def test_a_cancelled_session_frees_its_chair(client, patient):
-    session = book(client, patient["id"]).get_json()
-    client.post(f"/api/sessions/{session['id']}/cancel", headers=AUTH)
-
-    response = book(client, patient["id"])
-
-    assert response.status_code == 201
-    assert response.get_json()["chair_id"] == "chair-1"
 
 
 def test_an_unknown_route_answers_json_404(client):
@@ -465,13 +1386,3 @@ def test_a_wrong_method_answers_json_405(client):
     response = client.delete("/api/clinic", headers=AUTH)
 
     assert_field_errors(response, 405, "_request")
-
-
-def test_a_start_too_far_in_the_future_to_hold_its_recovery_is_refused_with_422_not_500(client, patient, snapshot):
-    before = snapshot()
-
-    # The last hour of year 9999: its treatment and recovery would end past the largest date Python can hold.
-    response = book(client, patient["id"], starts_at="9999-12-31T23:00:00+00:00")
-
-    assert_field_errors(response, 422, "starts_at")
-    assert snapshot() == before

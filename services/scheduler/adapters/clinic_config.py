@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from ..domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
+from ..domain.clinic import END_OF_DAY, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -38,7 +38,7 @@ class Interval(fields.String):
         if opens_h > 23 or closes_h > 24 or opens_m > 59 or closes_m > 59 or (closes_h == 24 and closes_m):
             raise ValidationError(f"{text!r} has a time of day that does not exist.")
         opens = time(opens_h, opens_m)
-        closes = time.max if closes_h == 24 else time(closes_h, closes_m)
+        closes = END_OF_DAY if closes_h == 24 else time(closes_h, closes_m)
         if closes <= opens:
             raise ValidationError(f"{text!r} closes before it opens.")
         return opens, closes

@@ -10,7 +10,7 @@ from marshmallow import ValidationError
 from shared.web import error_body, field_errors, json_body, query_args
 
 from .. import handlers
-from ..domain.clinic import WEEKDAYS, Clinic, WeeklyHours
+from ..domain.clinic import END_OF_DAY, WEEKDAYS, Clinic, WeeklyHours
 from ..domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
 from ..domain.series import SeriesRequest
 from ..domain.sessions import NO_RIDE, BookingRequest, RideHome, RideHomeMode, Session
@@ -248,6 +248,6 @@ def _clinic_document(clinic: Clinic) -> dict:
 
 def _hours_document(hours: WeeklyHours) -> dict[str, list[str]]:
     return {
-        day: [f"{opens:%H:%M}-{'24:00' if closes.hour == 23 and closes.minute == 59 else f'{closes:%H:%M}'}" for opens, closes in intervals]
+        day: [f"{opens:%H:%M}-{'24:00' if closes == END_OF_DAY else f'{closes:%H:%M}'}" for opens, closes in intervals]
         for day, intervals in zip(WEEKDAYS, hours.days)
     }

@@ -19,7 +19,12 @@ IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "required": False,
     "description": "Retrying with the same key and body books once and answers with the first booking.",
-    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "schema": {"type": "string", "pattern": "^[ -~]{1,255}$"},
+}
+LOCATION = {"description": "Where the new record can be read.", "schema": {"type": "string"}}
+REPLAYED = {
+    "description": "`true` when an Idempotency-Key was seen before: nothing new was booked.",
+    "schema": {"type": "string", "enum": ["true"]},
 }
 
 
@@ -29,6 +34,13 @@ def _json(schema) -> dict:
 
 def _ok(description: str, schema, status: str = "200") -> dict:
     return {status: {"description": description, "content": _json(schema)}}
+
+
+def _created(description: str, schema, *, replayable: bool = False) -> dict:
+    headers = {"Location": {**LOCATION, "required": True}}
+    if replayable:
+        headers["Idempotent-Replayed"] = REPLAYED
+    return {"201": {"description": description, "headers": headers, "content": _json(schema)}}
 
 
 def _errors(*names: str) -> dict:
@@ -100,7 +112,7 @@ def build_openapi() -> dict:
     spec.path(path="/api/clinic", operations={"get": {"summary": "The configuration in force", "responses": {**_ok("The clinic.", "ClinicOut"), **_errors()}}})
     spec.path(
         path="/api/patients",
-        operations={"post": _with_body(schemas.PatientIn, "Register a patient", {**_ok("Registered.", "PatientOut", "201"), **_errors(*BODY_ERRORS)})},
+        operations={"post": _with_body(schemas.PatientIn, "Register a patient", {**_created("Registered.", "PatientOut"), **_errors(*BODY_ERRORS)})},
     )
     patient_id = {"in": "path", "name": "patient_id", **ID_PARAMETER}
     spec.path(
@@ -140,7 +152,7 @@ def build_openapi() -> dict:
             "post": _with_body(
                 schemas.SessionIn,
                 "Book a session",
-                {**_ok("Booked.", "SessionOut", "201"), **_errors("Refused", *BODY_ERRORS)},
+                {**_created("Booked.", "SessionOut", replayable=True), **_errors("Refused", *BODY_ERRORS)},
                 parameters=[IDEMPOTENCY_KEY],
             ),
         },
@@ -181,7 +193,7 @@ def build_openapi() -> dict:
                 schemas.SeriesIn,
                 "Book an induction series, all or nothing",
                 {
-                    **_ok("Every session booked.", "SeriesOut", "201"),
+                    **_created("Every session booked.", "SeriesOut", replayable=True),
                     **_errors(*BODY_ERRORS),
                     "409": {
                         "description": "Not booked; the sessions that fit and the nearest alternatives for the rest.",
@@ -197,4 +209,17 @@ def build_openapi() -> dict:
         parameters=[{"in": "path", "name": "series_id", **ID_PARAMETER}],
         operations={"get": {"summary": "A series and its sessions", "responses": {**_ok("The series.", "SeriesOut"), **_errors("NotFound")}}},
     )
-    return spec.to_dict()
+    return _strict_responses(spec.to_dict())
+
+
+def _strict_responses(document: dict) -> dict:
+    """What apispec leaves loose for OpenAPI 3.0: every field of a response is always written (marshmallow dumps
+    each declared field), and a nullable nested schema is that schema or null, not any object."""
+    for name, schema in document["components"]["schemas"].items():
+        if name.endswith("Out"):
+            schema["required"] = sorted(schema["properties"])
+        for field in schema["properties"].values():
+            for choice in field.get("anyOf", ()):
+                if choice == {"type": "object", "nullable": True}:
+                    choice["enum"] = [None]
+    return document

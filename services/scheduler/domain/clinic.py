@@ -14,12 +14,21 @@ class WeeklyHours:
 
     def on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
         """The day's intervals as UTC instants; a wall time that a daylight-saving change skips moves forward."""
-        return [(_instant(day, opens, zone), _instant(day, closes, zone)) for opens, closes in self.days[day.weekday()]]
+        return [(_instant(day, opens, zone), _closing(day, closes, zone)) for opens, closes in self.days[day.weekday()]]
 
     def covers(self, starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> bool:
         """True when one interval of the local day ``starts_at`` falls on holds the whole span."""
         day = starts_at.astimezone(zone).date()
         return any(opens <= starts_at and ends_at <= closes for opens, closes in self.on(day, zone))
+
+
+END_OF_DAY = time.max  # "24:00": closing at midnight
+
+
+def _closing(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    if wall == END_OF_DAY:
+        return _instant(day + timedelta(days=1), time(0), zone)
+    return _instant(day, wall, zone)
 
 
 def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:

@@ -131,7 +131,8 @@ class Schedule:
         clinician_id: str | None = None,
     ) -> list[Placement]:
         """Every start in [window_from, window_to) that ``place`` accepts."""
-        earliest = max(window_from, self.now + treatment.minimum_notice)
+        self._known_resources(chair_id, clinician_id)
+        earliest = max(window_from, self.now + treatment.minimum_notice, self.now + timedelta(microseconds=1))
         latest = min(window_to, self.now + treatment.booking_horizon + timedelta(microseconds=1))
         placements = []
         for candidate in self._grid(treatment, earliest, latest):
@@ -139,7 +140,7 @@ class Schedule:
                 placements.append(
                     self.place(treatment, candidate, patient=patient, chair_id=chair_id, clinician_id=clinician_id)
                 )
-            except (Refused, InvalidRequest):
+            except Refused:
                 continue
         return placements
 
@@ -181,10 +182,16 @@ class Schedule:
             self._opening_by_day[day] = self.clinic.opening_on(day)
         return any(opens <= starts_at and ends_at <= closes for opens, closes in self._opening_by_day[day])
 
+    def _known_resources(self, chair_id: str | None, clinician_id: str | None) -> None:
+        if chair_id is not None and chair_id not in self.clinic.chairs:
+            raise InvalidRequest({"chair_id": [f"Unknown chair; the clinic has: {', '.join(self.clinic.chairs)}."]})
+        if clinician_id is not None and self.clinic.clinician(clinician_id) is None:
+            known = ", ".join(c.id for c in self.clinic.clinicians)
+            raise InvalidRequest({"clinician_id": [f"Unknown clinician; the clinic has: {known}."]})
+
     def _free_chair(self, starts_at: datetime, chair_free_at: datetime, chair_id: str | None) -> str:
         if chair_id is not None:
-            if chair_id not in self.clinic.chairs:
-                raise InvalidRequest({"chair_id": [f"Unknown chair; the clinic has: {', '.join(self.clinic.chairs)}."]})
+            self._known_resources(chair_id, None)
             if self._chairs[chair_id].is_free(starts_at, chair_free_at):
                 return chair_id
             raise Refused("chair_unavailable", f"Chair {chair_id} is taken for part of that treatment, recovery and cleaning.")
@@ -195,10 +202,8 @@ class Schedule:
 
     def _free_clinician(self, starts_at: datetime, treatment_ends_at: datetime, clinician_id: str | None) -> Clinician:
         if clinician_id is not None:
+            self._known_resources(None, clinician_id)
             clinician = self.clinic.clinician(clinician_id)
-            if clinician is None:
-                known = ", ".join(c.id for c in self.clinic.clinicians)
-                raise InvalidRequest({"clinician_id": [f"Unknown clinician; the clinic has: {known}."]})
             if self._clinician_free(clinician, starts_at, treatment_ends_at):
                 return clinician
             raise Refused("clinician_unavailable", f"{clinician.name} is not free for that treatment.")
@@ -218,23 +223,33 @@ class Schedule:
         day, last_day = self.clinic.local_day(earliest), self.clinic.local_day(latest)
         while day <= last_day:
             for opens, closes in self.clinic.opening_on(day):
+                # Stepping in UTC keeps to the local grid unless the offset changes within the interval
+                # by other than whole slots (a 30-minute shift); then each step is realigned to the local grid.
+                realign = opens.astimezone(zone).utcoffset() != closes.astimezone(zone).utcoffset()
                 candidate = _first_on_grid(opens, zone, self.clinic.slot_minutes)
                 while candidate + treatment.in_chair <= closes:
                     if earliest <= candidate < latest:
                         yield candidate
-                    candidate += slot
+                    following = candidate + slot
+                    if realign:
+                        following = max(_first_on_grid(following, zone, self.clinic.slot_minutes), following)
+                    candidate = following
             day += timedelta(days=1)
 
 
-def _check_patient(
-    clinic: Clinic, treatment: TreatmentType, patient: PatientRecord, starts_at: datetime, recovery_ends_at: datetime
-) -> None:
+def require_intake(treatment: TreatmentType, patient: PatientRecord) -> None:
     if treatment.intake_required and not patient.intake_completed:
         raise Refused(
             "intake_required",
             f"{treatment.label} needs a completed intake assessment first: "
             "discharge the patient's intake session, or record an assessment done elsewhere.",
         )
+
+
+def _check_patient(
+    clinic: Clinic, treatment: TreatmentType, patient: PatientRecord, starts_at: datetime, recovery_ends_at: datetime
+) -> None:
+    require_intake(treatment, patient)
     for block in patient.blocks:
         if block.starts_at < recovery_ends_at and starts_at < block.recovery_ends_at:
             raise Refused("patient_overlap", "The patient already has a session at that time.")

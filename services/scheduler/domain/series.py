@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from .clinic import Clinic, TreatmentType
 from .errors import InvalidRequest, Refused
-from .schedule import PatientRecord, Placement, Schedule
+from .schedule import PatientRecord, Placement, Schedule, require_intake
 
 ALTERNATIVES_PER_SESSION = 3
 ALTERNATIVES_SEARCH_DAYS = 14
@@ -28,6 +28,7 @@ def plan_series(
     """
     if request.count > request.within_days:
         raise InvalidRequest({"count": ["At most one session a day: the count cannot exceed within_days."]})
+    require_intake(treatment, patient)
     clinic = schedule.clinic
     first_day = clinic.local_day(request.first_starts_at)
     window_days = [first_day + timedelta(days=offset) for offset in range(request.within_days)]
