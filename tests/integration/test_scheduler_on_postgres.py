@@ -1,11 +1,13 @@
 """The scheduler on PostgreSQL: its own schema, and a chair that can be booked only once, even under concurrency."""
 import threading
+from datetime import datetime, timezone
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from integration.helpers import CLOSED_PORT_URL, clinic_time
+from integration.helpers import CLOSED_PORT_URL
+from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from services.transport.bootstrap import bootstrap as bootstrap_transport
 from shared.settings import Settings
@@ -15,8 +17,23 @@ pytestmark = pytest.mark.integration
 TOKEN = "pg-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
-STARTS_AT = clinic_time(21, 9)
-SCHEDULER_TABLES = {"alembic_version", "patients", "sessions", "outbox", "processed_events"}
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # Tuesday 07:00 in the clinic
+STARTS_AT = "2026-12-22T10:00:00-05:00"  # a Tuesday three weeks ahead: both clinicians work at 10:00
+SCHEDULER_TABLES = {
+    "alembic_version",
+    "patients",
+    "intake_assessments",
+    "sessions",
+    "series",
+    "idempotency_keys",
+    "outbox",
+    "processed_events",
+}
+
+
+@pytest.fixture(autouse=True)
+def _default_clinic(monkeypatch):
+    monkeypatch.delenv("CLINIC_CONFIG", raising=False)
 
 
 def scheduler(postgres_url: str):
@@ -29,7 +46,7 @@ def scheduler(postgres_url: str):
         service_token=TOKEN,
         scheduler_url="http://127.0.0.1:1",
     )
-    return bootstrap(settings)
+    return bootstrap(settings, clinic=load_clinic(), clock=lambda: NOW)
 
 
 def psql(postgres_url: str):
@@ -38,9 +55,17 @@ def psql(postgres_url: str):
 
 
 def register_patient(client, name: str) -> str:
+    """A patient whose intake assessment is recorded, so that infusions can be booked."""
     response = client.post("/api/patients", json={"name": name, "phone": "+14155550199"}, headers=AUTH)
     assert response.status_code == 201, response.get_data(as_text=True)
-    return response.get_json()["id"]
+    patient_id = response.get_json()["id"]
+    intake = client.post(
+        f"/api/patients/{patient_id}/intake",
+        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Anika Patel"},
+        headers=AUTH,
+    )
+    assert intake.status_code == 201, intake.get_data(as_text=True)
+    return patient_id
 
 
 def book(client, patient_id: str, *, chair_id: str = "chair-3", starts_at: str = STARTS_AT):
@@ -104,7 +129,7 @@ def test_running_the_migrations_again_changes_nothing(postgres_url):
     response = again.app.test_client().get(f"/api/patients/{patient}", headers=AUTH)
     assert response.status_code == 200, response.get_data(as_text=True)
     with psql(postgres_url) as connection:
-        assert connection.execute("SELECT version_num FROM scheduler.alembic_version").fetchall() == [("0001",)]
+        assert connection.execute("SELECT version_num FROM scheduler.alembic_version").fetchall() == [("0002",)]
 
 
 def test_booking_the_same_chair_at_the_same_time_twice_is_refused_as_chair_unavailable(postgres_url):
@@ -155,11 +180,13 @@ def test_ten_concurrent_bookings_of_the_same_chair_and_time_give_exactly_one_ses
     assert events == 1
 
 
-def test_concurrent_bookings_without_a_chair_fill_every_chair_once_and_refuse_the_rest(postgres_url):
+def test_concurrent_bookings_without_a_chair_give_each_working_clinician_one_and_refuse_the_rest(postgres_url):
     runtime = scheduler(postgres_url)
     setup_client = runtime.app.test_client()
-    chairs = runtime.app.test_client().get("/api/clinic", headers=AUTH).get_json()["chairs"]
-    patients = [register_patient(setup_client, f"Patient {n}") for n in range(len(chairs) + 3)]
+    clinic = setup_client.get("/api/clinic", headers=AUTH).get_json()
+    # Four chairs but two clinicians, both working on Tuesdays at 10:00: two sessions fit, not four.
+    clinicians = sorted(c["id"] for c in clinic["clinicians"])
+    patients = [register_patient(setup_client, f"Patient {n}") for n in range(len(clinic["chairs"]) + 3)]
     start = threading.Barrier(len(patients))
     responses: list[tuple[int, dict]] = []
     lock = threading.Lock()
@@ -184,6 +211,7 @@ def test_concurrent_bookings_without_a_chair_fill_every_chair_once_and_refuse_th
 
     booked = [body for status, body in responses if status == 201]
     refused = [body for status, body in responses if status == 409]
-    assert sorted(b["chair_id"] for b in booked) == sorted(chairs), responses
-    assert len(refused) == 3, responses
-    assert {body["reason"] for body in refused} == {"no_chair_available"}
+    assert sorted(b["clinician_id"] for b in booked) == clinicians, responses
+    assert len({b["chair_id"] for b in booked}) == len(booked), "no chair twice"
+    assert len(refused) == len(patients) - len(clinicians), responses
+    assert {body["reason"] for body in refused} == {"no_clinician_available"}

@@ -9,7 +9,7 @@ from marshmallow import ValidationError, fields, validate
 # The clinic's zone while a response is written; set by the API around each dump.
 CLINIC_ZONE: ContextVar[ZoneInfo] = ContextVar("clinic_zone")
 # Control characters, and lone surrogates (JSON allows "\ud800"; no database can store it as UTF-8).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
 
 

@@ -1,4 +1,6 @@
 """Request and response bodies of the scheduler's API; the OpenAPI document is generated from these."""
+from datetime import timedelta
+
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..domain.patients import ContactChannel
@@ -99,7 +101,7 @@ class AvailabilityQuery(WindowQuery):
 
     @validates_schema
     def _at_most_two_months(self, data, **_):
-        if "from_" in data and "to" in data and (data["to"] - data["from_"]).days > 62:
+        if "from_" in data and "to" in data and data["to"] - data["from_"] > timedelta(days=62):
             raise ValidationError("Ask for at most 62 days at a time.", "to")
 
 

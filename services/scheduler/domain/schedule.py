@@ -99,7 +99,7 @@ class Schedule:
         clinician_id: str | None = None,
     ) -> Placement:
         """The placement for a session starting at ``starts_at``, or the first rule that refuses it."""
-        self._check_time(treatment, starts_at)
+        self.check_start(treatment, starts_at)
         treatment_ends_at = starts_at + treatment.treatment
         recovery_ends_at = starts_at + treatment.in_chair
         chair_free_at = starts_at + treatment.chair_hold
@@ -163,17 +163,18 @@ class Schedule:
                 )
             )
 
-    def _check_time(self, treatment: TreatmentType, starts_at: datetime) -> None:
+    def check_start(self, treatment: TreatmentType, starts_at: datetime, field: str = "starts_at") -> None:
+        """A start in the future, within the horizon, on the clinic's grid; else an invalid ``field``."""
         if starts_at <= self.now:
-            raise InvalidRequest({"starts_at": ["Sessions can only be booked in the future."]})
+            raise InvalidRequest({field: ["Sessions can only be booked in the future."]})
         if starts_at > self.now + treatment.booking_horizon:
             raise InvalidRequest(
-                {"starts_at": [f"{treatment.label} can be booked at most {treatment.booking_horizon_days} days ahead."]}
+                {field: [f"{treatment.label} can be booked at most {treatment.booking_horizon_days} days ahead."]}
             )
         local = starts_at.astimezone(self.clinic.time_zone)
         if local.second or local.microsecond or (local.hour * 60 + local.minute) % self.clinic.slot_minutes:
             raise InvalidRequest(
-                {"starts_at": [f"Sessions start on the clinic's {self.clinic.slot_minutes}-minute grid, in clinic time."]}
+                {field: [f"Sessions start on the clinic's {self.clinic.slot_minutes}-minute grid, in clinic time."]}
             )
 
     def _clinic_open(self, starts_at: datetime, ends_at: datetime) -> bool:

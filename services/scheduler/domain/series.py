@@ -28,6 +28,7 @@ def plan_series(
     """
     if request.count > request.within_days:
         raise InvalidRequest({"count": ["At most one session a day: the count cannot exceed within_days."]})
+    schedule.check_start(treatment, request.first_starts_at, field="first_starts_at")
     require_intake(treatment, patient)
     clinic = schedule.clinic
     first_day = clinic.local_day(request.first_starts_at)
