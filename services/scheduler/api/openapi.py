@@ -28,6 +28,10 @@ REPLAYED = {
 }
 
 
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
 def _json(schema) -> dict:
     return {"application/json": {"schema": schema}}
 
@@ -196,8 +200,9 @@ def build_openapi() -> dict:
                     **_created("Every session booked.", "SeriesOut", replayable=True),
                     **_errors(*BODY_ERRORS),
                     "409": {
-                        "description": "Not booked; the sessions that fit and the nearest alternatives for the rest.",
-                        "content": _json("SeriesRefusalOut"),
+                        "description": "Not booked: a clinic rule refused, or (`series_not_placeable`) not every "
+                        "session fits; then the sessions that fit and the nearest alternatives for the rest.",
+                        "content": _json({"oneOf": [_ref("RefusalOut"), _ref("SeriesRefusalOut")]}),
                     },
                 },
                 parameters=[IDEMPOTENCY_KEY],

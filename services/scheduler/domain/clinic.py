@@ -1,5 +1,6 @@
 """The clinic as configured: its time zone, hours, chairs, clinicians and the treatments it gives."""
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -57,34 +58,34 @@ class TreatmentType:
     booking_horizon_days: int = 366
     minimum_spacing_hours: int = 0
 
-    @property
+    @cached_property
     def treatment(self) -> timedelta:
         """The clinician is busy for this long."""
         return timedelta(minutes=self.treatment_minutes)
 
-    @property
+    @cached_property
     def recovery(self) -> timedelta:
         return timedelta(minutes=self.recovery_minutes)
 
-    @property
+    @cached_property
     def in_chair(self) -> timedelta:
         """Treatment and recovery: the patient is in the chair, and the clinic must be open."""
         return self.treatment + self.recovery
 
-    @property
+    @cached_property
     def chair_hold(self) -> timedelta:
         """Treatment, recovery and the cleaning turnover: nobody else may use the chair."""
         return self.in_chair + timedelta(minutes=self.turnover_minutes)
 
-    @property
+    @cached_property
     def minimum_notice(self) -> timedelta:
         return timedelta(minutes=self.minimum_notice_minutes)
 
-    @property
+    @cached_property
     def booking_horizon(self) -> timedelta:
         return timedelta(days=self.booking_horizon_days)
 
-    @property
+    @cached_property
     def minimum_spacing(self) -> timedelta:
         return timedelta(hours=self.minimum_spacing_hours)
 

@@ -7,7 +7,7 @@ so a listed start can be booked and an unlisted one cannot.
 """
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import accumulate
 from typing import Iterable, Iterator
 
@@ -88,6 +88,7 @@ class Schedule:
         self._chairs = {chair: Timeline(busy) for chair, busy in chair_busy.items()}
         self._clinicians = {clinician: Timeline(busy) for clinician, busy in clinician_busy.items()}
         self._opening_by_day: dict = {}
+        self._working_by_day: dict = {}
 
     def place(
         self,
@@ -99,13 +100,13 @@ class Schedule:
         clinician_id: str | None = None,
     ) -> Placement:
         """The placement for a session starting at ``starts_at``, or the first rule that refuses it."""
-        self.check_start(treatment, starts_at)
+        day = self.check_start(treatment, starts_at)
         treatment_ends_at = starts_at + treatment.treatment
         recovery_ends_at = starts_at + treatment.in_chair
         chair_free_at = starts_at + treatment.chair_hold
         if patient is not None:
             _check_patient(self.clinic, treatment, patient, starts_at, recovery_ends_at)
-        if not self._clinic_open(starts_at, recovery_ends_at):
+        if not self._clinic_open(day, starts_at, recovery_ends_at):
             raise Refused(
                 "clinic_closed",
                 f"The clinic is closed for part of that session ({treatment.label}): "
@@ -117,7 +118,7 @@ class Schedule:
                 f"{treatment.label} needs at least {_duration(treatment.minimum_notice)} notice.",
             )
         chair = self._free_chair(starts_at, chair_free_at, chair_id)
-        clinician = self._free_clinician(starts_at, treatment_ends_at, clinician_id)
+        clinician = self._free_clinician(day, starts_at, treatment_ends_at, clinician_id)
         return Placement(treatment.id, starts_at, treatment_ends_at, recovery_ends_at, chair_free_at, chair, clinician.id)
 
     def open_starts(
@@ -163,8 +164,8 @@ class Schedule:
                 )
             )
 
-    def check_start(self, treatment: TreatmentType, starts_at: datetime, field: str = "starts_at") -> None:
-        """A start in the future, within the horizon, on the clinic's grid; else an invalid ``field``."""
+    def check_start(self, treatment: TreatmentType, starts_at: datetime, field: str = "starts_at") -> date:
+        """The local day of a start in the future, within the horizon, on the clinic's grid; else an invalid ``field``."""
         if starts_at <= self.now:
             raise InvalidRequest({field: ["Sessions can only be booked in the future."]})
         if starts_at > self.now + treatment.booking_horizon:
@@ -176,9 +177,9 @@ class Schedule:
             raise InvalidRequest(
                 {field: [f"Sessions start on the clinic's {self.clinic.slot_minutes}-minute grid, in clinic time."]}
             )
+        return local.date()
 
-    def _clinic_open(self, starts_at: datetime, ends_at: datetime) -> bool:
-        day = self.clinic.local_day(starts_at)
+    def _clinic_open(self, day: date, starts_at: datetime, ends_at: datetime) -> bool:
         if day not in self._opening_by_day:
             self._opening_by_day[day] = self.clinic.opening_on(day)
         return any(opens <= starts_at and ends_at <= closes for opens, closes in self._opening_by_day[day])
@@ -201,22 +202,30 @@ class Schedule:
                 return chair
         raise Refused("no_chair_available", "Every chair is taken for part of that treatment, recovery and cleaning.")
 
-    def _free_clinician(self, starts_at: datetime, treatment_ends_at: datetime, clinician_id: str | None) -> Clinician:
+    def _free_clinician(
+        self, day: date, starts_at: datetime, treatment_ends_at: datetime, clinician_id: str | None
+    ) -> Clinician:
         if clinician_id is not None:
             self._known_resources(None, clinician_id)
             clinician = self.clinic.clinician(clinician_id)
-            if self._clinician_free(clinician, starts_at, treatment_ends_at):
+            if self._clinician_free(clinician, day, starts_at, treatment_ends_at):
                 return clinician
             raise Refused("clinician_unavailable", f"{clinician.name} is not free for that treatment.")
         for clinician in self.clinic.clinicians:
-            if self._clinician_free(clinician, starts_at, treatment_ends_at):
+            if self._clinician_free(clinician, day, starts_at, treatment_ends_at):
                 return clinician
         raise Refused("no_clinician_available", "No clinician is working and free for that treatment.")
 
-    def _clinician_free(self, clinician: Clinician, starts_at: datetime, ends_at: datetime) -> bool:
-        return clinician.working_hours.covers(starts_at, ends_at, self.clinic.time_zone) and self._clinicians[
-            clinician.id
-        ].is_free(starts_at, ends_at)
+    def _clinician_free(self, clinician: Clinician, day: date, starts_at: datetime, ends_at: datetime) -> bool:
+        return self._working(clinician, day, starts_at, ends_at) and self._clinicians[clinician.id].is_free(
+            starts_at, ends_at
+        )
+
+    def _working(self, clinician: Clinician, day: date, starts_at: datetime, ends_at: datetime) -> bool:
+        key = (clinician.id, day)
+        if key not in self._working_by_day:
+            self._working_by_day[key] = clinician.working_hours.on(day, self.clinic.time_zone)
+        return any(starts <= starts_at and ends_at <= ends for starts, ends in self._working_by_day[key])
 
     def _grid(self, treatment: TreatmentType, earliest: datetime, latest: datetime) -> Iterator[datetime]:
         """Grid starts from opening time on, in clinic time, whose treatment and recovery end by closing."""
