@@ -2,6 +2,7 @@
 import logging
 import uuid
 from datetime import datetime
+from typing import Callable
 
 from shared.contract import Event
 
@@ -28,52 +29,39 @@ def request_ride(event: Event, *, uow, now: datetime) -> None:
 
 def cancel_rides(event: Event, *, uow, now: datetime) -> None:
     """For session.cancelled and session.no_show alike: nobody is to be driven home."""
-    with uow:
-        if uow.inbox.already_processed(event):
-            log.info("%s %s already handled", event.type, event.event_id)
-            return
-        for ride in uow.rides.for_session(event.data["session_id"]):
-            events = ride.cancel(now=now)
-            uow.rides.save(ride)
-            uow.outbox.add(events)
-        uow.inbox.record(event)
-        uow.commit()
+    _change_rides(event, uow, lambda rides: [change for ride in rides for change in ride.cancel(now=now)])
 
 
 def reschedule_rides(event: Event, *, uow, now: datetime) -> None:
-    with uow:
-        if uow.inbox.already_processed(event):
-            log.info("%s %s already handled", event.type, event.event_id)
-            return
-        rides = uow.rides.for_session(event.data["session_id"])
-        events = reschedule_rides_home(rides, session_rescheduled=event.data)
-        _save_changed(uow, rides, events)
-        uow.outbox.add(events)
-        uow.inbox.record(event)
-        uow.commit()
+    _change_rides(event, uow, lambda rides: reschedule_rides_home(rides, session_rescheduled=event.data))
 
 
 def dispatch_rides(event: Event, *, uow, now: datetime) -> None:
+    def dispatch(rides: list[Ride]) -> list[Event]:
+        events = dispatch_rides_home(rides, session_discharged=event.data, now=now)
+        if event.data["ride_home_mode"] != "none" and not any(r.status is RideStatus.DISPATCHED for r in rides):
+            # Not a reason to refuse the event: ops must arrange the ride home by hand.
+            log.warning("session %s discharged but has no ride to dispatch", event.data["session_id"])
+        return events
+
+    _change_rides(event, uow, dispatch)
+
+
+def _change_rides(event: Event, uow, change: Callable[[list[Ride]], list[Event]]) -> None:
+    """Apply ``change`` to the session's rides once per event: the rides, their events and the inbox in one commit."""
     with uow:
         if uow.inbox.already_processed(event):
             log.info("%s %s already handled", event.type, event.event_id)
             return
         rides = uow.rides.for_session(event.data["session_id"])
-        events = dispatch_rides_home(rides, session_discharged=event.data, now=now)
-        _save_changed(uow, rides, events)
+        events = change(rides)
+        changed = {e.data["ride_id"] for e in events}
+        for ride in rides:
+            if ride.id in changed:
+                uow.rides.save(ride)
         uow.outbox.add(events)
-        if event.data["ride_home_mode"] != "none" and not any(r.status is RideStatus.DISPATCHED for r in rides):
-            # Not a reason to refuse the event: ops must arrange the ride home by hand.
-            log.warning("session %s discharged but has no ride to dispatch", event.data["session_id"])
         uow.inbox.record(event)
         uow.commit()
-
-
-def _save_changed(uow, rides: list[Ride], events: list[Event]) -> None:
-    changed = {e.data["ride_id"] for e in events}
-    for ride in rides:
-        if ride.id in changed:
-            uow.rides.save(ride)
 
 
 def list_rides(*, session_id: str | None, uow) -> list[Ride]:

@@ -15,31 +15,36 @@ class EventData(Schema):
         unknown = EXCLUDE  # consumers ignore fields they do not know yet
 
 
-class SessionBookedData(EventData):
+class SessionEventData(EventData):
+    """Every session event names the session and its patient, by id only."""
+
     session_id = identifier(required=True)
     patient_id = identifier(required=True)
+
+
+def ride_home_mode_field() -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+
+
+class SessionBookedData(SessionEventData):
     treatment_type = fields.String(required=True)
     starts_at = UtcDateTime(required=True)
     treatment_ends_at = UtcDateTime(required=True)
     recovery_ends_at = UtcDateTime(required=True)
     chair_id = identifier(required=True)
-    ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+    ride_home_mode = ride_home_mode_field()
     clinician_id = identifier(load_default=None, allow_none=True)
     series_id = identifier(load_default=None, allow_none=True)
 
 
-class SessionCancelledData(EventData):
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+class SessionCancelledData(SessionEventData):
     # A reason code such as patient_request, never the front desk's free-text note.
     reason = fields.String(load_default=None, allow_none=True)
     cancelled_at = UtcDateTime(required=True)
     late_cancellation = fields.Boolean(load_default=None, allow_none=True)
 
 
-class SessionRescheduledData(EventData):
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+class SessionRescheduledData(SessionEventData):
     previous_starts_at = UtcDateTime(required=True)
     previous_recovery_ends_at = UtcDateTime(required=True)
     starts_at = UtcDateTime(required=True)
@@ -47,34 +52,26 @@ class SessionRescheduledData(EventData):
     recovery_ends_at = UtcDateTime(required=True)
     chair_id = identifier(required=True)
     clinician_id = identifier(load_default=None, allow_none=True)
-    ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+    ride_home_mode = ride_home_mode_field()
 
 
-class SessionCheckedInData(EventData):
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+class SessionCheckedInData(SessionEventData):
     checked_in_at = UtcDateTime(required=True)
 
 
-class SessionTreatmentStartedData(EventData):
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+class SessionTreatmentStartedData(SessionEventData):
     treatment_started_at = UtcDateTime(required=True)
 
 
-class SessionDischargedData(EventData):
+class SessionDischargedData(SessionEventData):
     """The clinician released the patient: ``discharged_at`` is when the ride home is needed, early or late."""
 
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
     discharged_at = UtcDateTime(required=True)
     planned_recovery_ends_at = UtcDateTime(required=True)
-    ride_home_mode = fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+    ride_home_mode = ride_home_mode_field()
 
 
-class SessionNoShowData(EventData):
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+class SessionNoShowData(SessionEventData):
     starts_at = UtcDateTime(required=True)
     recorded_at = UtcDateTime(required=True)
 

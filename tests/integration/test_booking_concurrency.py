@@ -1,9 +1,9 @@
 """Fifty patients ask for the last place at the same moment: exactly one gets it, on SQLite and on PostgreSQL.
 
 The clinic has one chair and one clinician, so one session at 09:00 leaves no room for a second. Each thread has
-its own Flask test client against one app, and a barrier releases all fifty requests together. On PostgreSQL
-the guarantee is the database's own: an exclusion constraint refuses an overlapping row even when it is written
-with plain SQL, past every check in Python.
+its own Flask test client against one app, and a barrier releases all fifty requests together. The guarantee
+is the database's own: on PostgreSQL an exclusion constraint, on SQLite a trigger, refuses an overlapping row even
+when it is written with plain SQL, past every check in Python.
 """
 import threading
 import uuid
@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
 
+from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from services.scheduler.domain.clinic import Clinic, Clinician, TreatmentType, WeeklyHours
 from shared.persistence.engine import create_database_engine
@@ -155,8 +157,12 @@ def insert_session(connection, *, patient_id: str, chair_id: str, clinician_id: 
 
 @pytest.fixture
 def booked_at_nine(postgres_url):
-    """A session booked through the API at 09:00 (chair-1, dr-solo) and two more patients, on PostgreSQL."""
-    client = scheduler(postgres_url).app.test_client()
+    return book_at_nine(postgres_url)
+
+
+def book_at_nine(database_url: str) -> dict:
+    """A session booked through the API at 09:00 (chair-1, dr-solo) and two more patients."""
+    client = scheduler(database_url).app.test_client()
     first, second, third = (register_with_intake(client, n) for n in range(3))
     response = client.post(
         "/api/sessions",
@@ -167,7 +173,7 @@ def booked_at_nine(postgres_url):
     return {"first": first, "second": second, "third": third, "nine": datetime.fromisoformat(STARTS_AT)}
 
 
-@pytest.mark.parametrize(
+OVERLAPS = pytest.mark.parametrize(
     "who, chair_id, clinician_id, minutes_later, constraint",
     [
         ("second", "chair-1", "dr-other", 100, "sessions_chair_not_double_booked"),  # inside the cleaning turnover
@@ -176,6 +182,42 @@ def booked_at_nine(postgres_url):
     ],
     ids=["chair", "clinician", "patient"],
 )
+
+
+@OVERLAPS
+def test_sqlite_refuses_an_overlapping_session_inserted_with_plain_sql(
+    tmp_path, who, chair_id, clinician_id, minutes_later, constraint
+):
+    database_url = f"sqlite:///{tmp_path / 'scheduler.sqlite3'}"
+    booked = book_at_nine(database_url)
+    engine = create_database_engine(database_url, schema="scheduler")
+    starts_at = booked["nine"] + timedelta(minutes=minutes_later)
+    row = {
+        "id": str(uuid.uuid4()),
+        "patient_id": booked[who],
+        "treatment_type": "iv_infusion",
+        "chair_id": chair_id,
+        "clinician_id": clinician_id,
+        "starts_at": starts_at,
+        "treatment_ends_at": starts_at + timedelta(minutes=45),
+        "recovery_ends_at": starts_at + timedelta(minutes=90),
+        "chair_free_at": starts_at + timedelta(minutes=105),
+        "status": "booked",
+        "ride_home_mode": "escort",
+        "created_at": NOW,
+    }
+
+    with pytest.raises(IntegrityError, match=constraint):
+        with engine.begin() as connection:
+            connection.execute(insert(tables.sessions).values(**row))
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM sessions")).scalar_one()
+    engine.dispose()
+
+    assert count == 1
+
+
+@OVERLAPS
 def test_postgresql_refuses_an_overlapping_session_inserted_with_plain_sql(
     postgres_url, booked_at_nine, who, chair_id, clinician_id, minutes_later, constraint
 ):

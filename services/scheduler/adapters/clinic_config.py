@@ -8,13 +8,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from ..domain.clinic import END_OF_DAY, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
+from ..domain.clinic import END_OF_DAY, LONGEST_BLOCK, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 IDENTIFIER = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Use lower-case letters, digits, '.', '_' or '-'.")
-# The scheduler looks a day back for sessions that still hold a chair; a block may not be longer.
-LONGEST_BLOCK_MINUTES = 24 * 60
+LONGEST_BLOCK_MINUTES = int(LONGEST_BLOCK.total_seconds() // 60)
 
 
 class ClinicConfigError(Exception):

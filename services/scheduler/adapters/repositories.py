@@ -1,19 +1,18 @@
 """Patients, sessions, series and idempotency keys in the scheduler's database."""
 import zlib
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
 from ..domain.patients import ContactChannel, IntakeAssessment, Patient
 from ..domain.schedule import BookedBlock
 from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
 from .tables import idempotency_keys, intake_assessments, patients, series, sessions
 
-# The clinic configuration keeps a session's whole block within a day; a window query looks back this far.
-LONGEST_BLOCK = timedelta(days=1)
 HOLDING = [status.value for status in HOLDING_STATUSES]
 
 

@@ -82,8 +82,4 @@ class ClinicTime(fields.DateTime):
         return value.astimezone(CLINIC_ZONE.get()).isoformat()
 
 
-def local_time(value, time_zone) -> str:
-    return value.astimezone(time_zone).isoformat()
-
-
-__all__ = ["CLINIC_ZONE", "ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError", "local_time"]
+__all__ = ["CLINIC_ZONE", "ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError"]

@@ -4,6 +4,8 @@ from functools import cached_property
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+# A session's treatment, recovery and turnover fit within a day; schedules look back no further for sessions.
+LONGEST_BLOCK = timedelta(days=1)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
