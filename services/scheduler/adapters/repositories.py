@@ -4,7 +4,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from sqlalchemy import Connection, exists, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
@@ -173,15 +173,23 @@ class SqlIdempotencyKeys:
         )
 
 
+# unique violation, exclusion violation, deadlock, serialization failure
+LOST_RACE_STATES = {"23505", "23P01", "40P01", "40001"}
+
+
 @contextmanager
 def _conflicts_as_concurrent_change():
-    """A unique or exclusion violation means another transaction won the race; the use case may run again."""
+    """A write refused because another transaction won the race; the use case may run again.
+
+    Two bookings that each insert first and then wait on the other's row under a different constraint (chair and
+    clinician) deadlock; PostgreSQL aborts one of them, and that one simply runs again.
+    """
     try:
         yield
-    except IntegrityError as exc:
-        unique_or_exclusion = getattr(exc.orig, "sqlstate", None) in ("23505", "23P01")
-        sqlite_trigger = "not_double_booked" in str(exc.orig)
-        if unique_or_exclusion or sqlite_trigger:
+    except DBAPIError as exc:
+        lost_race = getattr(exc.orig, "sqlstate", None) in LOST_RACE_STATES
+        sqlite_trigger = isinstance(exc, IntegrityError) and "not_double_booked" in str(exc.orig)
+        if lost_race or sqlite_trigger:
             raise ConcurrentChange(str(exc.orig)) from exc
         raise
 
