@@ -26,7 +26,8 @@ def create_database_engine(url: str | URL, *, schema: str) -> Engine:
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=10,
-            connect_args={"options": f"-csearch_path={schema}", "connect_timeout": 5},
+            # In UTC, the driver hands back datetimes that need no conversion.
+            connect_args={"options": f"-csearch_path={schema} -ctimezone=UTC", "connect_timeout": 5},
         )
     raise ValueError(f"unsupported database {url.get_backend_name()!r}; use sqlite or postgresql")
 

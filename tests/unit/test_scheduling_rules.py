@@ -478,24 +478,24 @@ def t(minute: int) -> datetime:
 
 
 @pytest.mark.parametrize(
-    "busy, asked, free",
+    "busy, asked, gaps",
     [
-        ([], (0, 10), True),
-        ([(10, 20)], (0, 10), True),  # ends exactly when the busy interval starts
-        ([(10, 20)], (20, 30), True),  # starts exactly when it ends
-        ([(10, 20)], (19, 30), False),
-        ([(10, 20)], (0, 11), False),
-        ([(10, 20)], (12, 15), False),  # inside
-        ([(10, 20)], (5, 25), False),  # around
-        ([(0, 100), (10, 20)], (30, 40), False),  # inside a long interval that starts before a short one
-        ([(0, 5), (10, 20), (30, 40)], (20, 30), True),
-        ([(30, 40), (0, 5), (10, 20)], (5, 10), True),  # given out of order
+        ([], (0, 10), [(0, 10)]),
+        ([(10, 20)], (0, 30), [(0, 10), (20, 30)]),  # free up to the very start, and from the very end
+        ([(10, 20)], (12, 15), []),  # inside
+        ([(10, 20)], (5, 25), [(5, 10), (20, 25)]),  # around: clipped to the span asked
+        ([(10, 20)], (20, 30), [(20, 30)]),
+        ([(0, 100), (10, 20)], (5, 60), []),  # a long interval that starts before a short one still counts
+        ([(0, 100), (10, 20)], (50, 120), [(100, 120)]),
+        ([(0, 5), (10, 20), (30, 40)], (0, 40), [(5, 10), (20, 30)]),
+        ([(30, 40), (0, 5), (10, 20)], (0, 50), [(5, 10), (20, 30), (40, 50)]),  # given out of order
+        ([(10, 20), (20, 30)], (0, 40), [(0, 10), (30, 40)]),  # back to back: no empty gap between them
     ],
 )
-def test_a_timeline_is_free_exactly_when_no_busy_interval_overlaps_the_half_open_span(busy, asked, free):
+def test_a_timeline_gives_exactly_the_free_parts_of_the_span_asked(busy, asked, gaps):
     timeline = Timeline((t(a), t(b)) for a, b in busy)
 
-    assert timeline.is_free(t(asked[0]), t(asked[1])) is free
+    assert list(timeline.gaps(t(asked[0]), t(asked[1]))) == [(t(a), t(b)) for a, b in gaps]
 
 
 def test_a_timeline_counts_an_added_interval():
@@ -503,8 +503,7 @@ def test_a_timeline_counts_an_added_interval():
 
     timeline.add(t(50), t(60))
 
-    assert not timeline.is_free(t(55), t(70))
-    assert timeline.is_free(t(10), t(50)) and timeline.is_free(t(60), t(70))
+    assert list(timeline.gaps(t(0), t(70))) == [(t(10), t(50)), (t(60), t(70))]
 
 
 def test_holding_a_placement_makes_the_schedule_refuse_its_chair_clinician_and_patient_time():

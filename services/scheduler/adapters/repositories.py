@@ -97,11 +97,11 @@ class SqlSessionRepository:
             sessions.c.starts_at > starts_at - LONGEST_BLOCK,
             sessions.c.chair_free_at > starts_at,
         )
-        return [BookedBlock(*row) for row in self._connection.execute(query)]
+        return list(map(BookedBlock._make, self._connection.execute(query).all()))
 
     def blocks_of_patient(self, patient_id: str) -> list[BookedBlock]:
         query = select(*_BLOCK_COLUMNS).where(sessions.c.patient_id == patient_id, sessions.c.status.in_(HOLDING))
-        return [BookedBlock(*row) for row in self._connection.execute(query)]
+        return list(map(BookedBlock._make, self._connection.execute(query).all()))
 
     def of_patient(self, patient_id: str) -> list[Session]:
         rows = self._connection.execute(

@@ -5,18 +5,17 @@ the treatment part, and its patient from the start of treatment to the end of re
 answers for one start time; ``Schedule.open_starts`` asks ``place`` for every start on the clinic's grid,
 so a listed start can be booked and an unlisted one cannot.
 """
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from itertools import accumulate
-from typing import Iterable, Iterator
+from itertools import accumulate, repeat
+from typing import Iterable, Iterator, NamedTuple
 
 from .clinic import Clinic, Clinician, TreatmentType
 from .errors import InvalidRequest, Refused
 
 
-@dataclass(frozen=True)
-class BookedBlock:
+class BookedBlock(NamedTuple):
     """What an existing session occupies."""
 
     session_id: str
@@ -30,8 +29,7 @@ class BookedBlock:
     chair_free_at: datetime
 
 
-@dataclass(frozen=True)
-class Placement:
+class Placement(NamedTuple):
     """A start time that every rule accepts, with the chair and clinician it would use."""
 
     treatment_type: str
@@ -53,7 +51,7 @@ class PatientRecord:
 
 
 class Timeline:
-    """The busy intervals of one chair or clinician, answering "is it free from a to b?" in O(log n)."""
+    """The busy intervals of one chair or clinician, and the free gaps between them."""
 
     def __init__(self, intervals: Iterable[tuple[datetime, datetime]] = ()):
         self._intervals = sorted(intervals)
@@ -64,9 +62,17 @@ class Timeline:
         # A running maximum of the ends keeps the answer right even if stored intervals overlap each other.
         self._latest_end = list(accumulate((end for _, end in self._intervals), max))
 
-    def is_free(self, starts_at: datetime, ends_at: datetime) -> bool:
-        before_end = bisect_left(self._starts, ends_at)
-        return before_end == 0 or self._latest_end[before_end - 1] <= starts_at
+    def gaps(self, starts_at: datetime, ends_at: datetime) -> Iterator[tuple[datetime, datetime]]:
+        """The free intervals within [starts_at, ends_at), in order."""
+        index = bisect_left(self._starts, starts_at)
+        free_from = starts_at if index == 0 else max(starts_at, self._latest_end[index - 1])
+        while index < len(self._starts) and self._starts[index] < ends_at:
+            if free_from < self._starts[index]:
+                yield free_from, self._starts[index]
+            free_from = max(free_from, self._intervals[index][1])
+            index += 1
+        if free_from < ends_at:
+            yield free_from, ends_at
 
     def add(self, starts_at: datetime, ends_at: datetime) -> None:
         insort(self._intervals, (starts_at, ends_at))
@@ -74,7 +80,12 @@ class Timeline:
 
 
 class Schedule:
-    """The chairs, clinicians and patients as booked, as seen at ``now``."""
+    """The chairs, clinicians and patients as booked, as seen at ``now``.
+
+    ``place`` (one start) and ``open_starts`` (the slot list) both ask ``_outcomes``, which judges many starts at
+    once: the free gaps of the clinic's hours, of each chair and of each clinician mark the starts they can hold,
+    so a four-week list costs about as much as walking the bookings once.
+    """
 
     def __init__(self, clinic: Clinic, blocks: Iterable[BookedBlock], *, now: datetime):
         self.clinic = clinic
@@ -100,26 +111,12 @@ class Schedule:
         clinician_id: str | None = None,
     ) -> Placement:
         """The placement for a session starting at ``starts_at``, or the first rule that refuses it."""
-        day = self.check_start(treatment, starts_at)
-        treatment_ends_at = starts_at + treatment.treatment
-        recovery_ends_at = starts_at + treatment.in_chair
-        chair_free_at = starts_at + treatment.chair_hold
-        if patient is not None:
-            _check_patient(self.clinic, treatment, patient, starts_at, recovery_ends_at)
-        if not self._clinic_open(day, starts_at, recovery_ends_at):
-            raise Refused(
-                "clinic_closed",
-                f"The clinic is closed for part of that session ({treatment.label}): "
-                "treatment and recovery must both fall within opening hours.",
-            )
-        if starts_at < self.now + treatment.minimum_notice:
-            raise Refused(
-                "short_notice",
-                f"{treatment.label} needs at least {_duration(treatment.minimum_notice)} notice.",
-            )
-        chair = self._free_chair(starts_at, chair_free_at, chair_id)
-        clinician = self._free_clinician(day, starts_at, treatment_ends_at, clinician_id)
-        return Placement(treatment.id, starts_at, treatment_ends_at, recovery_ends_at, chair_free_at, chair, clinician.id)
+        self.check_start(treatment, starts_at)
+        self._known_resources(chair_id, clinician_id)
+        [outcome] = self._outcomes(treatment, [starts_at], patient, chair_id, clinician_id)
+        if isinstance(outcome, Refused):
+            raise outcome
+        return outcome
 
     def open_starts(
         self,
@@ -135,15 +132,11 @@ class Schedule:
         self._known_resources(chair_id, clinician_id)
         earliest = max(window_from, self.now + treatment.minimum_notice, self.now + timedelta(microseconds=1))
         latest = min(window_to, self.now + treatment.booking_horizon + timedelta(microseconds=1))
-        placements = []
-        for candidate in self._grid(treatment, earliest, latest):
-            try:
-                placements.append(
-                    self.place(treatment, candidate, patient=patient, chair_id=chair_id, clinician_id=clinician_id)
-                )
-            except Refused:
-                continue
-        return placements
+        starts = self._grid(treatment, earliest, latest)
+        if not starts:
+            return []
+        outcomes = self._outcomes(treatment, starts, patient, chair_id, clinician_id)
+        return [outcome for outcome in outcomes if not isinstance(outcome, Refused)]
 
     def hold(self, placement: Placement, patient: PatientRecord | None = None) -> None:
         """Count a placement as booked, so that the next one (of a series) must fit around it."""
@@ -179,10 +172,82 @@ class Schedule:
             )
         return local.date()
 
-    def _clinic_open(self, day: date, starts_at: datetime, ends_at: datetime) -> bool:
+    def _outcomes(
+        self,
+        treatment: TreatmentType,
+        starts: list[datetime],
+        patient: PatientRecord | None,
+        chair_id: str | None,
+        clinician_id: str | None,
+    ) -> list[Placement | Refused]:
+        """For each of ``starts`` (sorted, future, on the grid, within the horizon): its placement, or the first
+        rule that refuses it, asked in this order: the patient's rules, opening hours, notice, chair, clinician."""
+        first, last = starts[0], starts[-1]
+        days = self._local_days(first, last)
+        opening = [(True, [hours for day in days for hours in self._opening_on(day)])]
+        chairs = [(chair, self._chairs[chair].gaps(first, last + treatment.chair_hold))
+                  for chair in ((chair_id,) if chair_id is not None else self.clinic.chairs)]
+        clinicians = [(clinician, self._working_gaps(clinician, days))
+                      for clinician in self._chosen_clinicians(clinician_id)]
+        open_for = _first_with_room(starts, opening, treatment.in_chair)
+        chair_for = _first_with_room(starts, chairs, treatment.chair_hold)
+        clinician_for = _first_with_room(starts, clinicians, treatment.treatment)
+        refusals = _Refusals(treatment, chair_id, self.clinic.clinician(clinician_id) if clinician_id else None)
+        intake_missing = patient is not None and _intake_refusal(treatment, patient)
+        earliest = self.now + treatment.minimum_notice
+        outcomes: list[Placement | Refused] = []
+        for starts_at, is_open, chair, clinician in zip(starts, open_for, chair_for, clinician_for):
+            refused = intake_missing or (
+                patient is not None and _patient_refusal(self.clinic, treatment, patient, starts_at)
+            )
+            if refused:
+                outcomes.append(refused)
+            elif is_open is None:
+                outcomes.append(refusals.clinic_closed)
+            elif starts_at < earliest:
+                outcomes.append(refusals.short_notice)
+            elif chair is None:
+                outcomes.append(refusals.chair)
+            elif clinician is None:
+                outcomes.append(refusals.clinician)
+            else:
+                outcomes.append(
+                    Placement(
+                        treatment.id,
+                        starts_at,
+                        starts_at + treatment.treatment,
+                        starts_at + treatment.in_chair,
+                        starts_at + treatment.chair_hold,
+                        chair,
+                        clinician.id,
+                    )
+                )
+        return outcomes
+
+    def _chosen_clinicians(self, clinician_id: str | None) -> tuple[Clinician, ...]:
+        return (self.clinic.clinician(clinician_id),) if clinician_id is not None else self.clinic.clinicians
+
+    def _local_days(self, first: datetime, last: datetime) -> list[date]:
+        day, last_day = self.clinic.local_day(first), self.clinic.local_day(last)
+        return [day + timedelta(days=offset) for offset in range((last_day - day).days + 1)]
+
+    def _opening_on(self, day: date) -> list[tuple[datetime, datetime]]:
         if day not in self._opening_by_day:
             self._opening_by_day[day] = self.clinic.opening_on(day)
-        return any(opens <= starts_at and ends_at <= closes for opens, closes in self._opening_by_day[day])
+        return self._opening_by_day[day]
+
+    def _working_on(self, clinician: Clinician, day: date) -> list[tuple[datetime, datetime]]:
+        key = (clinician.id, day)
+        if key not in self._working_by_day:
+            self._working_by_day[key] = clinician.working_hours.on(day, self.clinic.time_zone)
+        return self._working_by_day[key]
+
+    def _working_gaps(self, clinician: Clinician, days: list[date]) -> Iterator[tuple[datetime, datetime]]:
+        """The clinician's free time within working hours on the given local days."""
+        timeline = self._clinicians[clinician.id]
+        for day in days:
+            for starts, ends in self._working_on(clinician, day):
+                yield from timeline.gaps(starts, ends)
 
     def _known_resources(self, chair_id: str | None, clinician_id: str | None) -> None:
         if chair_id is not None and chair_id not in self.clinic.chairs:
@@ -191,90 +256,100 @@ class Schedule:
             known = ", ".join(c.id for c in self.clinic.clinicians)
             raise InvalidRequest({"clinician_id": [f"Unknown clinician; the clinic has: {known}."]})
 
-    def _free_chair(self, starts_at: datetime, chair_free_at: datetime, chair_id: str | None) -> str:
-        if chair_id is not None:
-            self._known_resources(chair_id, None)
-            if self._chairs[chair_id].is_free(starts_at, chair_free_at):
-                return chair_id
-            raise Refused("chair_unavailable", f"Chair {chair_id} is taken for part of that treatment, recovery and cleaning.")
-        for chair in self.clinic.chairs:
-            if self._chairs[chair].is_free(starts_at, chair_free_at):
-                return chair
-        raise Refused("no_chair_available", "Every chair is taken for part of that treatment, recovery and cleaning.")
+    def _grid(self, treatment: TreatmentType, earliest: datetime, latest: datetime) -> list[datetime]:
+        """Grid starts in [earliest, latest), from opening time on in clinic time, whose treatment and recovery
+        end by closing."""
+        zone, slot, slot_minutes = self.clinic.time_zone, self.clinic.slot, self.clinic.slot_minutes
+        starts: list[datetime] = []
+        for day in self._local_days(earliest, latest):
+            for opens, closes in self._opening_on(day):
+                first, last = _first_on_grid(opens, zone, slot_minutes), closes - treatment.in_chair
+                if opens.astimezone(zone).utcoffset() == closes.astimezone(zone).utcoffset():
+                    starts.extend(first + slot * step for step in range((last - first) // slot + 1))
+                    continue
+                # The offset changes within these hours: stepping in UTC keeps to the local grid only if it
+                # changes by whole slots, so each step is realigned to the local grid (a 30-minute shift).
+                candidate = first
+                while candidate <= last:
+                    starts.append(candidate)
+                    candidate = max(_first_on_grid(candidate + slot, zone, slot_minutes), candidate + slot)
+        return starts[bisect_left(starts, earliest) : bisect_left(starts, latest)]
 
-    def _free_clinician(
-        self, day: date, starts_at: datetime, treatment_ends_at: datetime, clinician_id: str | None
-    ) -> Clinician:
-        if clinician_id is not None:
-            self._known_resources(None, clinician_id)
-            clinician = self.clinic.clinician(clinician_id)
-            if self._clinician_free(clinician, day, starts_at, treatment_ends_at):
-                return clinician
-            raise Refused("clinician_unavailable", f"{clinician.name} is not free for that treatment.")
-        for clinician in self.clinic.clinicians:
-            if self._clinician_free(clinician, day, starts_at, treatment_ends_at):
-                return clinician
-        raise Refused("no_clinician_available", "No clinician is working and free for that treatment.")
 
-    def _clinician_free(self, clinician: Clinician, day: date, starts_at: datetime, ends_at: datetime) -> bool:
-        return self._working(clinician, day, starts_at, ends_at) and self._clinicians[clinician.id].is_free(
-            starts_at, ends_at
+class _Refusals:
+    """The refusals that do not depend on the start, written once per question."""
+
+    def __init__(self, treatment: TreatmentType, chair_id: str | None, clinician: Clinician | None):
+        self.clinic_closed = Refused(
+            "clinic_closed",
+            f"The clinic is closed for part of that session ({treatment.label}): "
+            "treatment and recovery must both fall within opening hours.",
         )
+        self.short_notice = Refused(
+            "short_notice", f"{treatment.label} needs at least {_duration(treatment.minimum_notice)} notice."
+        )
+        if chair_id is not None:
+            self.chair = Refused(
+                "chair_unavailable", f"Chair {chair_id} is taken for part of that treatment, recovery and cleaning."
+            )
+        else:
+            self.chair = Refused(
+                "no_chair_available", "Every chair is taken for part of that treatment, recovery and cleaning."
+            )
+        if clinician is not None:
+            self.clinician = Refused("clinician_unavailable", f"{clinician.name} is not free for that treatment.")
+        else:
+            self.clinician = Refused("no_clinician_available", "No clinician is working and free for that treatment.")
 
-    def _working(self, clinician: Clinician, day: date, starts_at: datetime, ends_at: datetime) -> bool:
-        key = (clinician.id, day)
-        if key not in self._working_by_day:
-            self._working_by_day[key] = clinician.working_hours.on(day, self.clinic.time_zone)
-        return any(starts <= starts_at and ends_at <= ends for starts, ends in self._working_by_day[key])
 
-    def _grid(self, treatment: TreatmentType, earliest: datetime, latest: datetime) -> Iterator[datetime]:
-        """Grid starts from opening time on, in clinic time, whose treatment and recovery end by closing."""
-        zone, slot = self.clinic.time_zone, self.clinic.slot
-        day, last_day = self.clinic.local_day(earliest), self.clinic.local_day(latest)
-        while day <= last_day:
-            for opens, closes in self.clinic.opening_on(day):
-                # Stepping in UTC keeps to the local grid unless the offset changes within the interval
-                # by other than whole slots (a 30-minute shift); then each step is realigned to the local grid.
-                realign = opens.astimezone(zone).utcoffset() != closes.astimezone(zone).utcoffset()
-                candidate = _first_on_grid(opens, zone, self.clinic.slot_minutes)
-                while candidate + treatment.in_chair <= closes:
-                    if earliest <= candidate < latest:
-                        yield candidate
-                    following = candidate + slot
-                    if realign:
-                        following = max(_first_on_grid(following, zone, self.clinic.slot_minutes), following)
-                    candidate = following
-            day += timedelta(days=1)
+def _first_with_room(starts: list[datetime], holders: list[tuple[object, Iterable]], duration: timedelta) -> list:
+    """For each of the sorted ``starts``: the first holder (in the order given) with a free interval that holds
+    ``duration`` from that start, or None. Each holder comes with its free intervals, in order."""
+    first: list = [None] * len(starts)
+    # Later holders are written first so that earlier ones overwrite them: the order given is the preference.
+    for holder, free in reversed(holders):
+        for free_from, free_until in free:
+            lowest, beyond = bisect_left(starts, free_from), bisect_right(starts, free_until - duration)
+            if lowest < beyond:
+                first[lowest:beyond] = repeat(holder, beyond - lowest)
+    return first
 
 
 def require_intake(treatment: TreatmentType, patient: PatientRecord) -> None:
+    refused = _intake_refusal(treatment, patient)
+    if refused:
+        raise refused
+
+
+def _intake_refusal(treatment: TreatmentType, patient: PatientRecord) -> Refused | None:
     if treatment.intake_required and not patient.intake_completed:
-        raise Refused(
+        return Refused(
             "intake_required",
             f"{treatment.label} needs a completed intake assessment first: "
             "discharge the patient's intake session, or record an assessment done elsewhere.",
         )
+    return None
 
 
-def _check_patient(
-    clinic: Clinic, treatment: TreatmentType, patient: PatientRecord, starts_at: datetime, recovery_ends_at: datetime
-) -> None:
-    require_intake(treatment, patient)
+def _patient_refusal(clinic: Clinic, treatment: TreatmentType, patient: PatientRecord, starts_at: datetime):
+    """The patient's rule that refuses a session at ``starts_at`` (other than the intake), or None."""
+    recovery_ends_at = starts_at + treatment.in_chair
     for block in patient.blocks:
         if block.starts_at < recovery_ends_at and starts_at < block.recovery_ends_at:
-            raise Refused("patient_overlap", "The patient already has a session at that time.")
+            return Refused("patient_overlap", "The patient already has a session at that time.")
     if not treatment.minimum_spacing:
-        return
+        return None
     for block in patient.blocks:
         other = clinic.treatment_type(block.treatment_type)
         if other is None or not other.minimum_spacing:
             continue
         spacing = max(treatment.minimum_spacing, other.minimum_spacing)
         if abs(block.starts_at - starts_at) < spacing:
-            raise Refused(
+            return Refused(
                 "patient_spacing",
                 f"Two treatments of the same patient must start at least {_duration(spacing)} apart.",
             )
+    return None
 
 
 def _first_on_grid(opens: datetime, zone, slot_minutes: int) -> datetime:
