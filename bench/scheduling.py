@@ -56,6 +56,7 @@ from services.scheduler.domain.errors import InvalidRequest, Refused  # noqa: E4
 from services.scheduler.domain.schedule import PatientRecord, Schedule  # noqa: E402
 from services.scheduler.domain.sessions import BookingRequest, RideHome, RideHomeMode, book  # noqa: E402
 from shared.persistence import create_database_engine  # noqa: E402
+from shared.runtime import settle_startup_objects  # noqa: E402
 from shared.settings import Settings  # noqa: E402
 
 TOKEN = "bench-token"
@@ -210,7 +211,7 @@ def naive_open_starts(clinic: Clinic, treatment: TreatmentType, every_block, win
 
 def fetch_blocks(engine, window_from, window_to, treatment):
     with SchedulerUnitOfWork(engine, tables.messaging, SERVICE_NAME) as uow:
-        return uow.sessions.blocks_between(window_from, window_to + treatment.chair_hold)
+        return uow.sessions.occupancy_between(window_from, window_to + treatment.chair_hold)
 
 
 def availability_query(window_from, window_to) -> dict:
@@ -232,6 +233,7 @@ def measure_availability(databases: dict[str, str], clinic: Clinic, spans, profi
     clients = {name: bootstrap(settings(url), clinic=clinic, clock=lambda: NOW).app.test_client()
                for name, url in databases.items()}
     engines = {name: create_database_engine(url, schema=SERVICE_NAME) for name, url in databases.items()}
+    settle_startup_objects()  # as a service's process does once it is built, before it serves
     results = {name: {"fetch": [], "blocks": [], "http": [], "slots": []} for name in databases}
     results["domain"] = {"time": [], "slots": []}
 
@@ -264,8 +266,8 @@ def measure_availability(databases: dict[str, str], clinic: Clinic, spans, profi
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("tottime").print_stats(12)
-        stats.sort_stats("cumulative").print_stats(r"open_starts|blocks_between|_clinician_free|_free_chair|"
-                                                   r"_check_time|_clinic_open|schema\.py.*\(dump\)|jsonify")
+        stats.sort_stats("cumulative").print_stats(r"open_starts|occupancy_between|_outcomes|_first_with_room|"
+                                                   r"Schedule.*__init__|_grid|schema\.py.*\(dump\)|jsonify")
         print(f"--- cProfile: 20 GET /api/availability on {name} ---")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip() and "Ordered" not in line))
     for engine in engines.values():
@@ -287,6 +289,7 @@ def serve(database_url: str, pipe) -> None:
     """The scheduler's real server, in a process of its own so that the clients do not share its GIL."""
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # "Task queue depth" is expected at 16 clients
     runtime = bootstrap(settings(database_url), clinic=build_clinic(), clock=lambda: NOW)
+    settle_startup_objects()
     runtime.start()
     pipe.send(runtime.port)
     pipe.recv()

@@ -1,4 +1,5 @@
 """Running a service: its HTTP server and its background workers in one process, stopped cleanly on a signal."""
+import gc
 import logging
 import signal
 import threading
@@ -52,7 +53,18 @@ class ServiceRuntime:
         log.info("%s stopped", self.name)
 
 
+def settle_startup_objects() -> None:
+    """Move what start-up built (the app, its schemas, the clinic, the modules) out of the garbage collector's way.
+
+    It lives as long as the process; left in place, every full collection walks it again, and the requests that
+    happen to trigger one were the slowest (several ms on a four-week slot list).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def run_until_signalled(*runtimes: ServiceRuntime) -> None:
+    settle_startup_objects()
     stopping = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stopping.set())

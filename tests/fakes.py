@@ -30,10 +30,15 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox()
         self.inbox = FakeInbox()
         self.committed = 0
+        self.reading_only = False
         for name, repository in repositories.items():
             setattr(self, name, repository)
 
     def __call__(self):
+        return self
+
+    def read_only(self):
+        self.reading_only = True
         return self
 
     def __enter__(self):
@@ -42,8 +47,10 @@ class FakeUnitOfWork:
     def __exit__(self, *exc_info):
         self.outbox.added.clear()
         self.inbox.pending.clear()
+        self.reading_only = False
 
     def commit(self) -> None:
+        assert not self.reading_only, "a unit of work opened to read only may not commit"
         self.outbox.events.extend(self.outbox.added)
         self.outbox.added.clear()
         self.inbox.processed |= self.inbox.pending

@@ -86,5 +86,5 @@ def _settle(event: Event, message: Message, uow_factory: Callable, clock, *, fai
 
 
 def list_messages(*, session_id: str | None, uow) -> list[Message]:
-    with uow:
+    with uow.read_only():
         return uow.messages.for_session(session_id) if session_id else uow.messages.latest()

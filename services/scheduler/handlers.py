@@ -71,7 +71,7 @@ def register_patient(
 
 
 def get_patient(patient_id: str, *, uow) -> tuple[Patient, IntakeAssessment | None]:
-    with uow:
+    with uow.read_only():
         patient = uow.patients.get(patient_id)
         intake = uow.patients.latest_intake(patient_id) if patient else None
     if patient is None:
@@ -108,9 +108,9 @@ def availability(
 ) -> list[Placement]:
     """The starts a booking would accept, from the same ``Schedule.place`` that every booking path asks."""
     treatment = treatment_type_of(clinic, treatment_type)
-    with uow:
+    with uow.read_only():
         patient = _patient_record(uow, patient_id, now) if patient_id else None
-        schedule = Schedule(clinic, uow.sessions.blocks_between(window_from, window_to + treatment.chair_hold), now=now)
+        schedule = Schedule(clinic, uow.sessions.occupancy_between(window_from, window_to + treatment.chair_hold), now=now)
     return schedule.open_starts(
         treatment, window_from, window_to, patient=patient, chair_id=chair_id, clinician_id=clinician_id
     )
@@ -163,7 +163,7 @@ def book_series(
         patient = _locked_patient_record(uow, patient_id, now)
         window_from = request.first_starts_at - timedelta(days=1)
         window_to = request.first_starts_at + timedelta(days=request.within_days + ALTERNATIVES_SEARCH_DAYS + 1)
-        schedule = Schedule(clinic, uow.sessions.blocks_between(window_from, window_to), now=now)
+        schedule = Schedule(clinic, uow.sessions.occupancy_between(window_from, window_to), now=now)
         placements = plan_series(request, treatment, schedule=schedule, patient=patient)
         uow.series.add(
             series_id=series_id,
@@ -187,7 +187,7 @@ def book_series(
 
 
 def get_series(series_id: str, *, uow) -> list[Session]:
-    with uow:
+    with uow.read_only():
         sessions = uow.series.sessions_of(series_id)
     if sessions is None:
         raise NotFound("series", series_id)
@@ -257,7 +257,7 @@ def record_no_show(session_id: str, *, uow, now: datetime) -> Session:
 
 
 def get_session(session_id: str, *, uow) -> Session:
-    with uow:
+    with uow.read_only():
         return _existing_session(uow, session_id)
 
 
@@ -266,7 +266,7 @@ def list_sessions(*, window_from: datetime, window_to: datetime, uow) -> list[Se
         raise InvalidRequest({"to": ["Give a 'to' after 'from'."]})
     if window_to - window_from > LONGEST_LISTING:
         raise InvalidRequest({"to": [f"List at most {LONGEST_LISTING.days} days at a time."]})
-    with uow:
+    with uow.read_only():
         return uow.sessions.between(window_from, window_to)
 
 
@@ -293,7 +293,7 @@ def _existing_session(uow, session_id: str) -> Session:
 def _schedule_around(
     uow, clinic: Clinic, treatment: TreatmentType, starts_at: datetime, now: datetime, ignoring: str | None = None
 ) -> Schedule:
-    blocks = uow.sessions.blocks_between(starts_at, starts_at + treatment.chair_hold)
+    blocks = uow.sessions.occupancy_between(starts_at, starts_at + treatment.chair_hold)
     return Schedule(clinic, [b for b in blocks if b.session_id != ignoring], now=now)
 
 

@@ -65,5 +65,5 @@ def _change_rides(event: Event, uow, change: Callable[[list[Ride]], list[Event]]
 
 
 def list_rides(*, session_id: str | None, uow) -> list[Ride]:
-    with uow:
+    with uow.read_only():
         return uow.rides.for_session(session_id) if session_id else uow.rides.upcoming()

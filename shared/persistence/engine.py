@@ -8,6 +8,10 @@ from sqlalchemy.engine import URL, make_url
 log = logging.getLogger(__name__)
 
 
+# Execution options of a transaction that only reads (see SqlUnitOfWork.read_only).
+READ_ONLY = {"read_only": True, "postgresql_readonly": True}
+
+
 def normalized_url(url: str | URL) -> URL:
     url = make_url(url)
     if url.drivername in ("postgresql", "postgres"):
@@ -49,8 +53,20 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection):
-        # Every transaction is a serialized writer: a check followed by an insert cannot interleave with another.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection):
+        # A transaction that may write takes the write lock up front, so that a check followed by an insert cannot
+        # interleave with another; one that only reads works on a snapshot (WAL), waits for no writer, and may
+        # not write (query_only), as PostgreSQL's READ ONLY transactions may not.
+        if connection.get_execution_options().get("read_only"):
+            connection.exec_driver_sql("PRAGMA query_only = ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection):
+        if connection.get_execution_options().get("read_only"):
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
 
     return engine

@@ -3,6 +3,7 @@ from typing import Callable
 
 from sqlalchemy import Connection, Engine, MetaData
 
+from .engine import READ_ONLY
 from .inbox import Inbox
 from .messaging_tables import define_outbox, define_processed_events
 from .outbox import OutboxWriter
@@ -29,9 +30,21 @@ class SqlUnitOfWork:
         self._producer = producer
         self._on_commit = on_commit
         self._connection: Connection | None = None
+        self._reading_only = False
+
+    def read_only(self) -> "SqlUnitOfWork":
+        """This unit of work, for a transaction that only reads.
+
+        On SQLite it takes no write lock, so a read never queues behind a booking nor holds one up; on PostgreSQL
+        the database refuses any write made in it.
+        """
+        self._reading_only = True
+        return self
 
     def __enter__(self):
         self._connection = self._engine.connect()
+        if self._reading_only:
+            self._connection.execution_options(**READ_ONLY)
         self._transaction = self._connection.begin()
         self.outbox = OutboxWriter(self._connection, self._tables.outbox, self._producer)
         self.inbox = Inbox(self._connection, self._tables.processed_events)
@@ -42,6 +55,7 @@ class SqlUnitOfWork:
         if self._transaction.is_active:
             self._transaction.rollback()
         self._connection.close()
+        self._reading_only = False
 
     def open_repositories(self, connection: Connection) -> None:
         pass

@@ -545,3 +545,43 @@ def test_instants_are_stored_in_utc_and_answered_in_the_clinics_offset(client, d
     assert shown[summer["id"]]["recovery_ends_at"] == "2027-03-16T11:30:00-04:00"
     events = {correlation: data for key, correlation, data in db.outbox() if key == "session.booked"}
     assert events[winter["id"]]["starts_at"] == "2027-01-05T14:00:00+00:00", "events carry UTC"
+
+
+# --- reads -------------------------------------------------------------------------------------------------------
+
+
+def test_reads_neither_wait_for_a_write_in_progress_nor_see_it_before_it_commits(client, db):
+    patient_id = register_with_intake(client)
+    session = booked(client, patient_id, iso("2026-12-08 09:00"), chair_id="chair-1")
+    assert iso("2026-12-08 09:00") not in slots(client, "2026-12-08", chair_id="chair-1")
+
+    with db.engine.begin() as writer:  # on SQLite this holds the database's write lock until the block ends
+        writer.execute(text("UPDATE sessions SET status = 'cancelled' WHERE id = :id"), {"id": session["id"]})
+
+        assert iso("2026-12-08 09:00") not in slots(client, "2026-12-08", chair_id="chair-1")
+        shown = client.get(f"/api/sessions/{session['id']}", headers=AUTH)
+        assert shown.status_code == 200 and shown.get_json()["status"] == "booked"
+
+    assert iso("2026-12-08 09:00") in slots(client, "2026-12-08", chair_id="chair-1")
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["status"] == "cancelled"
+
+
+def test_a_unit_of_work_opened_to_read_only_may_not_write_and_the_next_one_may(db):
+    from sqlalchemy.exc import DBAPIError
+
+    from services.scheduler.adapters.tables import messaging
+    from services.scheduler.adapters.unit_of_work import SchedulerUnitOfWork
+    from services.scheduler.domain.patients import ContactChannel, Patient
+
+    def patient(patient_id: str) -> Patient:
+        return Patient(patient_id, "Ann Lee", "+14155550123", None, ContactChannel.SMS, NOW)
+
+    with SchedulerUnitOfWork(db.engine, messaging, "scheduler").read_only() as uow:
+        with pytest.raises(DBAPIError, match="(?i)read-?only"):
+            uow.patients.add(patient("patient-read-only"))
+    with SchedulerUnitOfWork(db.engine, messaging, "scheduler") as uow:
+        uow.patients.add(patient("patient-writing"))
+        uow.commit()
+
+    assert db.scalar("SELECT string_agg(id, ',') FROM patients" if db.dialect == "postgresql"
+                     else "SELECT group_concat(id) FROM patients") == "patient-writing"

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
 from ..domain.patients import ContactChannel, IntakeAssessment, Patient
-from ..domain.schedule import BookedBlock
+from ..domain.schedule import BookedBlock, Occupancy
 from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
 from .tables import idempotency_keys, intake_assessments, patients, series, sessions
 
@@ -89,15 +89,15 @@ class SqlSessionRepository:
         row = self._connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
         return _session_of(row) if row else None
 
-    def blocks_between(self, starts_at: datetime, ends_at: datetime) -> list[BookedBlock]:
+    def occupancy_between(self, starts_at: datetime, ends_at: datetime) -> list[Occupancy]:
         """What holding sessions occupy between two instants: the input of a ``Schedule``."""
-        query = select(*_BLOCK_COLUMNS).where(
+        query = select(*_OCCUPANCY_COLUMNS).where(
             sessions.c.status.in_(HOLDING),
             sessions.c.starts_at < ends_at,
             sessions.c.starts_at > starts_at - LONGEST_BLOCK,
             sessions.c.chair_free_at > starts_at,
         )
-        return list(map(BookedBlock._make, self._connection.execute(query).all()))
+        return list(map(Occupancy._make, self._connection.execute(query).all()))
 
     def blocks_of_patient(self, patient_id: str) -> list[BookedBlock]:
         query = select(*_BLOCK_COLUMNS).where(sessions.c.patient_id == patient_id, sessions.c.status.in_(HOLDING))
@@ -194,6 +194,7 @@ def _conflicts_as_concurrent_change():
         raise
 
 
+_OCCUPANCY_COLUMNS = tuple(sessions.c[name] if name != "session_id" else sessions.c.id for name in Occupancy._fields)
 _BLOCK_COLUMNS = (
     sessions.c.id,
     sessions.c.patient_id,

@@ -19,6 +19,10 @@ class OutSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
+    def get_attribute(self, obj, attr, default):
+        # Domain values such as slots are named tuples: read their fields as attributes, not by index first.
+        return obj.get(attr, default) if isinstance(obj, dict) else getattr(obj, attr, default)
+
 
 # Requests
 

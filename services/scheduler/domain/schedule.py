@@ -29,6 +29,20 @@ class BookedBlock(NamedTuple):
     chair_free_at: datetime
 
 
+class Occupancy(NamedTuple):
+    """What a booked session holds of the clinic: its chair until the turnover ends, its clinician for the treatment.
+
+    A ``BookedBlock`` has the same fields, so either may describe what is booked to a ``Schedule``.
+    """
+
+    session_id: str
+    chair_id: str
+    clinician_id: str | None
+    starts_at: datetime
+    treatment_ends_at: datetime
+    chair_free_at: datetime
+
+
 class Placement(NamedTuple):
     """A start time that every rule accepts, with the chair and clinician it would use."""
 
@@ -87,7 +101,7 @@ class Schedule:
     so a four-week list costs about as much as walking the bookings once.
     """
 
-    def __init__(self, clinic: Clinic, blocks: Iterable[BookedBlock], *, now: datetime):
+    def __init__(self, clinic: Clinic, blocks: Iterable[Occupancy | BookedBlock], *, now: datetime):
         self.clinic = clinic
         self.now = now
         chair_busy: dict[str, list] = {chair: [] for chair in clinic.chairs}
