@@ -681,6 +681,9 @@ LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # moves its clocks by thirty minute
         (60, "2026-10-04", ["00:00", "01:00", "03:00", "04:00", "05:00"]),
         # 2027-04-04: 02:00 (+11:00) becomes 01:30 (+10:30); 01:30-02:00 happens twice.
         (60, "2027-04-04", ["00:00", "01:00", "02:00", "03:00", "04:00", "05:00"]),
+        # The repeated half hour holds a 20-minute grid start (01:40) in each pass; none at 01:30.
+        (20, "2027-04-04", ["00:00", "00:20", "00:40", "01:00", "01:20", "01:40", "01:40", "02:00", "02:20", "02:40",
+                            "03:00", "03:20", "03:40", "04:00", "04:20", "04:40", "05:00"]),
     ],
 )
 def test_a_half_hour_daylight_saving_change_during_opening_hours_skips_no_grid_start_and_invents_none(

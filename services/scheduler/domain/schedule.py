@@ -15,6 +15,9 @@ from .clinic import Clinic, Clinician, TreatmentType
 from .errors import InvalidRequest, Refused
 
 
+MINUTE = timedelta(minutes=1)
+
+
 class BookedBlock(NamedTuple):
     """What an existing session occupies."""
 
@@ -281,12 +284,15 @@ class Schedule:
                 if opens.astimezone(zone).utcoffset() == closes.astimezone(zone).utcoffset():
                     starts.extend(first + slot * step for step in range((last - first) // slot + 1))
                     continue
-                # The offset changes within these hours: stepping in UTC keeps to the local grid only if it
-                # changes by whole slots, so each step is realigned to the local grid (a 30-minute shift).
-                candidate = first
+                # The offset changes within these hours (a daylight-saving night at a clinic open through it):
+                # stepping in UTC would leave the local grid after a shift of other than whole slots, and local
+                # arithmetic loses which pass of a repeated hour it is in, so every minute is tried instead.
+                candidate = opens
                 while candidate <= last:
-                    starts.append(candidate)
-                    candidate = max(_first_on_grid(candidate + slot, zone, slot_minutes), candidate + slot)
+                    local = candidate.astimezone(zone)
+                    if (local.hour * 60 + local.minute) % slot_minutes == 0:
+                        starts.append(candidate)
+                    candidate += MINUTE
         return starts[bisect_left(starts, earliest) : bisect_left(starts, latest)]
 
 
