@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from flask import Flask
+from waitress import wasyncore
 from waitress.server import create_server
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,17 @@ class ServiceRuntime:
     workers: list[Worker] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
     _server: object = None
+    _sockets: dict = field(default_factory=dict)
+    _http_thread: threading.Thread | None = None
 
     def start(self) -> None:
-        self._server = create_server(self.app, host=self.host, port=self.port, threads=8, ident=self.name)
+        self._sockets = {}
+        self._server = create_server(
+            self.app, host=self.host, port=self.port, threads=8, ident=self.name, map=self._sockets
+        )
         self.port = int(self._server.effective_port)
-        threading.Thread(target=self._server.run, name=f"{self.name}-http", daemon=True).start()
+        self._http_thread = threading.Thread(target=self._server.run, name=f"{self.name}-http", daemon=True)
+        self._http_thread.start()
         for index, worker in enumerate(self.workers):
             self._spawn(f"{self.name}-{type(worker).__name__}-{index}", worker.run_until_stopped)
         log.info("%s listening on http://%s:%d", self.name, self.host, self.port)
@@ -45,9 +52,11 @@ class ServiceRuntime:
         for worker in self.workers:
             worker.stop()
         if self._server is not None:
-            # waitress has no cross-thread stop: refuse new work, close the socket, and let the daemon thread go.
             self._server.task_dispatcher.shutdown(timeout=timeout)
-            self._server.close()
+            # Sockets are closed by the server's own loop (woken by its trigger): closed from here, they raced
+            # its select() and the loop died with EBADF. With no socket left in its map, the loop ends.
+            self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
+            self._http_thread.join(timeout)
         for thread in self._threads:
             thread.join(timeout)
         log.info("%s stopped", self.name)
