@@ -1,6 +1,6 @@
 """The clinic as configured: its time zone, hours, chairs, clinicians and the treatments it gives."""
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -15,9 +15,9 @@ class WeeklyHours:
 
     days: tuple[tuple[tuple[time, time], ...], ...]
 
-    def on(self, day: date, zone: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    def on(self, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
         """The day's intervals as UTC instants; a wall time that a daylight-saving change skips moves forward."""
-        return [(_instant(day, opens, zone), _closing(day, closes, zone)) for opens, closes in self.days[day.weekday()]]
+        return _intervals_on(self, day, zone)
 
     def covers(self, starts_at: datetime, ends_at: datetime, zone: ZoneInfo) -> bool:
         """True when one interval of the local day ``starts_at`` falls on holds the whole span."""
@@ -26,6 +26,11 @@ class WeeklyHours:
 
 
 END_OF_DAY = time.max  # "24:00": closing at midnight
+
+
+@lru_cache(maxsize=65536)  # every slot list asks for each day of its window, for the clinic and each clinician
+def _intervals_on(hours: WeeklyHours, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
+    return tuple((_instant(day, opens, zone), _closing(day, closes, zone)) for opens, closes in hours.days[day.weekday()])
 
 
 def _closing(day: date, wall: time, zone: ZoneInfo) -> datetime:
@@ -128,9 +133,9 @@ class Clinic:
     def late_cancellation_window(self) -> timedelta:
         return timedelta(hours=self.late_cancellation_hours)
 
-    def opening_on(self, day: date) -> list[tuple[datetime, datetime]]:
+    def opening_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
         """The day's opening hours as UTC instants; none on a closure day such as a public holiday."""
-        return [] if day in self.closed_on else self.opening_hours.on(day, self.time_zone)
+        return () if day in self.closed_on else self.opening_hours.on(day, self.time_zone)
 
     def local_day(self, instant: datetime) -> date:
         return instant.astimezone(self.time_zone).date()

@@ -115,8 +115,6 @@ class Schedule:
                 clinician_busy.setdefault(block.clinician_id, []).append((block.starts_at, block.treatment_ends_at))
         self._chairs = {chair: Timeline(busy) for chair, busy in chair_busy.items()}
         self._clinicians = {clinician: Timeline(busy) for clinician, busy in clinician_busy.items()}
-        self._opening_by_day: dict = {}
-        self._working_by_day: dict = {}
 
     def place(
         self,
@@ -201,7 +199,7 @@ class Schedule:
         rule that refuses it, asked in this order: the patient's rules, opening hours, notice, chair, clinician."""
         first, last = starts[0], starts[-1]
         days = self._local_days(first, last)
-        opening = [(True, [hours for day in days for hours in self._opening_on(day)])]
+        opening = [(True, [hours for day in days for hours in self.clinic.opening_on(day)])]
         chairs = [(chair, self._chairs[chair].gaps(first, last + treatment.chair_hold))
                   for chair in ((chair_id,) if chair_id is not None else self.clinic.chairs)]
         clinicians = [(clinician, self._working_gaps(clinician, days))
@@ -248,22 +246,11 @@ class Schedule:
         day, last_day = self.clinic.local_day(first), self.clinic.local_day(last)
         return [day + timedelta(days=offset) for offset in range((last_day - day).days + 1)]
 
-    def _opening_on(self, day: date) -> list[tuple[datetime, datetime]]:
-        if day not in self._opening_by_day:
-            self._opening_by_day[day] = self.clinic.opening_on(day)
-        return self._opening_by_day[day]
-
-    def _working_on(self, clinician: Clinician, day: date) -> list[tuple[datetime, datetime]]:
-        key = (clinician.id, day)
-        if key not in self._working_by_day:
-            self._working_by_day[key] = clinician.working_hours.on(day, self.clinic.time_zone)
-        return self._working_by_day[key]
-
     def _working_gaps(self, clinician: Clinician, days: list[date]) -> Iterator[tuple[datetime, datetime]]:
         """The clinician's free time within working hours on the given local days."""
         timeline = self._clinicians[clinician.id]
         for day in days:
-            for starts, ends in self._working_on(clinician, day):
+            for starts, ends in clinician.working_hours.on(day, self.clinic.time_zone):
                 yield from timeline.gaps(starts, ends)
 
     def _known_resources(self, chair_id: str | None, clinician_id: str | None) -> None:
@@ -279,7 +266,7 @@ class Schedule:
         zone, slot, slot_minutes = self.clinic.time_zone, self.clinic.slot, self.clinic.slot_minutes
         starts: list[datetime] = []
         for day in self._local_days(earliest, latest):
-            for opens, closes in self._opening_on(day):
+            for opens, closes in self.clinic.opening_on(day):
                 first, last = _first_on_grid(opens, zone, slot_minutes), closes - treatment.in_chair
                 if opens.astimezone(zone).utcoffset() == closes.astimezone(zone).utcoffset():
                     starts.extend(first + slot * step for step in range((last - first) // slot + 1))
