@@ -943,12 +943,13 @@ def test_availability_within_the_notice_period_or_on_a_closed_day_lists_nothing(
         ({"patient_id": "nobody"}, "patient_id"),
         ({"chair_id": "chair-99"}, "chair_id"),
         ({"clinician_id": "dr-nobody"}, "clinician_id"),
+        ({"chair_id": "chair-1\n"}, "chair_id"),
         ({"colour": "blue"}, "colour"),
     ],
     ids=[
         "no-treatment_type", "no-from", "no-to", "unknown-treatment", "naive-from", "bad-to", "to-before-from",
         "to-equals-from", "63-days", "62-days-and-an-hour", "unknown-patient", "unknown-chair", "unknown-clinician",
-        "unknown-parameter",
+        "id-with-a-line-break", "unknown-parameter",
     ],
 )
 def test_a_bad_availability_query_is_422_naming_the_parameter(client, query, field):

@@ -31,8 +31,16 @@ class PlainText(fields.String):
 class Identifier(fields.String):
     """The id of a patient, session, chair or clinician."""
 
+    default_error_messages = {"invalid_id": "Not a valid id."}
+
     def __init__(self, **kwargs):
         super().__init__(validate=validate.Regexp(IDENTIFIER, error="Not a valid id."), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if text.endswith("\n"):  # "$" in the pattern also matches before a final line break
+            raise self.make_error("invalid_id")
+        return text
 
 
 class E164Phone(fields.String):
