@@ -57,6 +57,7 @@ class ServiceRuntime:
             # its select() and the loop died with EBADF. With no socket left in its map, the loop ends.
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
             self._http_thread.join(timeout)
+            self._server = None  # a second stop must not write to the closed trigger's (reused) descriptor
         for thread in self._threads:
             thread.join(timeout)
         log.info("%s stopped", self.name)

@@ -63,10 +63,10 @@ def _sqlite_engine(url: URL) -> Engine:
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-    @event.listens_for(engine, "commit")
-    @event.listens_for(engine, "rollback")
-    def _end(connection):
-        if connection.get_execution_options().get("read_only"):
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
+    @event.listens_for(engine, "checkin")
+    def _writable_again(dbapi_connection, _record):
+        # However a read-only transaction ended, its connection goes back to the pool able to write.
+        if dbapi_connection is not None:
+            dbapi_connection.execute("PRAGMA query_only = OFF")
 
     return engine

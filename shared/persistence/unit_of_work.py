@@ -43,12 +43,17 @@ class SqlUnitOfWork:
 
     def __enter__(self):
         self._connection = self._engine.connect()
-        if self._reading_only:
-            self._connection.execution_options(**READ_ONLY)
-        self._transaction = self._connection.begin()
-        self.outbox = OutboxWriter(self._connection, self._tables.outbox, self._producer)
-        self.inbox = Inbox(self._connection, self._tables.processed_events)
-        self.open_repositories(self._connection)
+        try:
+            if self._reading_only:
+                self._connection.execution_options(**READ_ONLY)
+            self._transaction = self._connection.begin()
+            self.outbox = OutboxWriter(self._connection, self._tables.outbox, self._producer)
+            self.inbox = Inbox(self._connection, self._tables.processed_events)
+            self.open_repositories(self._connection)
+        except BaseException:
+            self._connection.close()
+            self._reading_only = False
+            raise
         return self
 
     def __exit__(self, *exc_info):

@@ -3,6 +3,7 @@ Flask's test client, checked against what lands in the database and its outbox.
 
 The clock starts at NOW, Tuesday 2026-12-01 07:00 in the clinic (America/New_York); the default clinic applies.
 """
+import gc
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -585,3 +586,23 @@ def test_a_unit_of_work_opened_to_read_only_may_not_write_and_the_next_one_may(d
 
     assert db.scalar("SELECT string_agg(id, ',') FROM patients" if db.dialect == "postgresql"
                      else "SELECT group_concat(id) FROM patients") == "patient-writing"
+
+
+def test_a_read_only_unit_of_work_that_fails_to_open_leaves_its_connection_able_to_write(db):
+    from services.scheduler.adapters.tables import messaging
+    from services.scheduler.adapters.unit_of_work import SchedulerUnitOfWork
+    from services.scheduler.domain.patients import ContactChannel, Patient
+
+    class FailingToOpen(SchedulerUnitOfWork):
+        def open_repositories(self, connection):
+            raise RuntimeError("a repository could not be opened")
+
+    with pytest.raises(RuntimeError):
+        with FailingToOpen(db.engine, messaging, "scheduler").read_only():
+            pass
+    gc.collect()  # a connection the failed unit of work still held would go back to the pool now
+    with SchedulerUnitOfWork(db.engine, messaging, "scheduler") as uow:
+        uow.patients.add(Patient("patient-after", "Ann Lee", "+14155550123", None, ContactChannel.SMS, NOW))
+        uow.commit()
+
+    assert db.count("patients") == 1

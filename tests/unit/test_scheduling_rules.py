@@ -670,6 +670,23 @@ def test_an_opening_time_that_the_spring_change_skips_moves_forward():
     assert starts(listed)[0] == "2027-03-14T03:30:00-04:00"
 
 
+def test_a_closing_time_that_the_spring_change_skips_does_not_make_the_list_offer_what_booking_refuses():
+    # 02:55 does not exist on 2027-03-14: the morning's first interval closes at 03:55 EDT, over the second one.
+    one_chair_late_night = dict(
+        opening=every_day("01:20-02:55", "03:10-04:45"), chairs=("chair-1",), slot_minutes=10,
+        clinicians=(Clinician("dr-a", "Dr. A", every_day("00:00-23:59")),), now=at("2027-03-13", "07:00"),
+    )
+    check = TreatmentType("check", "Check", 15, 0)
+    busy = block(check, at("2027-03-14", "03:35"), clinician=None)  # the chair until 03:50 EDT
+    the_schedule = schedule(busy, types=(check,), **one_chair_late_night)
+
+    listed = assert_open_starts_are_exactly_what_place_accepts(
+        the_schedule, check, at("2027-03-14", "00:00"), at("2027-03-14", "06:00")
+    )
+
+    assert at("2027-03-14", "03:30") not in {p.starts_at for p in listed}  # it would run into the busy chair
+
+
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # moves its clocks by thirty minutes
 
 

@@ -29,3 +29,16 @@ def test_stopping_ends_the_http_thread_and_closes_the_port_without_an_error_in_a
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", runtime.port)) != 0, "the port still accepts connections"
     assert errors == []
+
+
+def test_stopping_twice_is_harmless_and_touches_no_file_that_reused_the_servers_descriptors(tmp_path):
+    runtime = ServiceRuntime("runtime-test", app(), "127.0.0.1", 0)
+    runtime.start()
+    runtime.stop(timeout=10)
+    files = [open(tmp_path / f"file-{n}", "wb") for n in range(4)]  # likely to reuse the closed sockets' numbers
+
+    runtime.stop(timeout=10)
+
+    for handle in files:
+        handle.close()
+    assert [(tmp_path / f"file-{n}").read_bytes() for n in range(4)] == [b""] * 4

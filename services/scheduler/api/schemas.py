@@ -21,7 +21,9 @@ class OutSchema(Schema):
 
     def get_attribute(self, obj, attr, default):
         # Domain values such as slots are named tuples: read their fields as attributes, not by index first.
-        return obj.get(attr, default) if isinstance(obj, dict) else getattr(obj, attr, default)
+        if isinstance(obj, tuple):
+            return getattr(obj, attr, default)
+        return super().get_attribute(obj, attr, default)
 
 
 # Requests

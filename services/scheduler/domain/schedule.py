@@ -265,8 +265,12 @@ class Schedule:
         end by closing."""
         zone, slot, slot_minutes = self.clinic.time_zone, self.clinic.slot, self.clinic.slot_minutes
         starts: list[datetime] = []
+        overlapping = False
         for day in self._local_days(earliest, latest):
             for opens, closes in self.clinic.opening_on(day):
+                # A closing time that a spring-forward night skips moves forward (``WeeklyHours.on``) and may
+                # overlap the next interval; the judgement over the starts needs each once, in order.
+                overlapping = overlapping or bool(starts) and opens <= starts[-1]
                 first, last = _first_on_grid(opens, zone, slot_minutes), closes - treatment.in_chair
                 if opens.astimezone(zone).utcoffset() == closes.astimezone(zone).utcoffset():
                     starts.extend(first + slot * step for step in range((last - first) // slot + 1))
@@ -280,6 +284,8 @@ class Schedule:
                     if (local.hour * 60 + local.minute) % slot_minutes == 0:
                         starts.append(candidate)
                     candidate += MINUTE
+        if overlapping:
+            starts = sorted(set(starts))
         return starts[bisect_left(starts, earliest) : bisect_left(starts, latest)]
 
 
