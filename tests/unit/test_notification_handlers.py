@@ -24,6 +24,7 @@ CLINIC = ClinicFacts(
     name="Riverside Ketamine Clinic",
     time_zone=ZoneInfo("America/New_York"),
     treatment_labels={"iv_infusion": "IV ketamine infusion"},
+    arrival_lead=timedelta(minutes=15),
 )
 ANN = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email=None, preferred_channel="sms")
 

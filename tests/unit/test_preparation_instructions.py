@@ -20,6 +20,7 @@ CLINIC = ClinicFacts(
         "esketamine_nasal_spray": "Esketamine nasal spray",
         "intake_assessment": "Intake assessment",
     },
+    arrival_lead=timedelta(minutes=15),
 )
 ANN = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email="ann@example.org", preferred_channel="sms")
 
@@ -69,6 +70,16 @@ def test_the_arrival_time_is_15_minutes_before_the_start_in_the_clinics_local_ti
 
     assert "arrive by 08:45" in message.body
     assert "13:45" not in message.body
+
+
+def test_the_arrival_time_follows_the_clinics_configured_lead():
+    clinic = ClinicFacts(CLINIC.name, CLINIC.time_zone, CLINIC.treatment_labels, arrival_lead=timedelta(minutes=30))
+
+    message = preparation_instructions(
+        message_id="message-1", session_booked=session_booked(), contact=ANN, clinic=clinic, now=NOW
+    )
+
+    assert "arrive by 08:30" in message.body
 
 
 def test_the_arrival_time_follows_daylight_saving_time():

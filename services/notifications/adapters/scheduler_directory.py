@@ -1,6 +1,7 @@
 """Contact details and clinic facts, fetched from the scheduler's internal API at the moment they are needed."""
 import threading
 import time
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import requests
@@ -41,6 +42,7 @@ class SchedulerDirectory:
                 name=document["name"],
                 time_zone=ZoneInfo(document["time_zone"]),
                 treatment_labels={t["id"]: t["label"] for t in document["treatment_types"]},
+                arrival_lead=timedelta(minutes=document["arrival_minutes_before"]),
             )
             self._clinic = (time.monotonic(), facts)
             return facts

@@ -1,5 +1,6 @@
 """Who a message goes to, as the scheduler knows them at the moment of sending. Never logged, never published."""
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -26,6 +27,7 @@ class ClinicFacts:
     name: str
     time_zone: ZoneInfo
     treatment_labels: dict[str, str]
+    arrival_lead: timedelta  # patients arrive this long before treatment starts, to check in and settle
 
 
 class ContactUnavailable(Exception):

@@ -1,6 +1,6 @@
 """Messages to patients: their wording, their state, and the events their sending causes."""
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Mapping
 
@@ -8,7 +8,6 @@ from shared.contract import NOTIFICATION_FAILED, NOTIFICATION_SENT, Event, new_e
 
 from .contacts import ClinicFacts, Contact
 
-ARRIVE_BEFORE = timedelta(minutes=15)
 PREPARATION_INSTRUCTIONS = "preparation_instructions"
 
 
@@ -78,7 +77,7 @@ def preparation_instructions(
     label = clinic.treatment_labels.get(session_booked["treatment_type"], "appointment")
     lines = [
         f"Hello {contact.first_name}, your {label} at {clinic.name} is booked for {_when(starts_at, clinic)}.",
-        f"Please arrive by {_clock(starts_at - ARRIVE_BEFORE, clinic)}.",
+        f"Please arrive by {_clock(starts_at - clinic.arrival_lead, clinic)}.",
     ]
     if session_booked["ride_home_mode"] == "none":
         lines += [
