@@ -163,6 +163,7 @@ def book_series(
         patient = _locked_patient_record(uow, patient_id, now)
         window_from = request.first_starts_at - timedelta(days=1)
         window_to = request.first_starts_at + timedelta(days=request.within_days + ALTERNATIVES_SEARCH_DAYS + 1)
+        uow.sessions.lock_days(clinic.local_days(window_from, window_to))
         schedule = Schedule(clinic, uow.sessions.occupancy_between(window_from, window_to), now=now)
         placements = plan_series(request, treatment, schedule=schedule, patient=patient)
         uow.series.add(
@@ -293,6 +294,8 @@ def _existing_session(uow, session_id: str) -> Session:
 def _schedule_around(
     uow, clinic: Clinic, treatment: TreatmentType, starts_at: datetime, now: datetime, ignoring: str | None = None
 ) -> Schedule:
+    """The schedule around one start, its days locked against concurrent bookings until commit."""
+    uow.sessions.lock_days(clinic.local_days(starts_at, starts_at + treatment.chair_hold))
     blocks = uow.sessions.occupancy_between(starts_at, starts_at + treatment.chair_hold)
     return Schedule(clinic, [b for b in blocks if b.session_id != ignoring], now=now)
 

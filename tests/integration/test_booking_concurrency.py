@@ -7,6 +7,7 @@ when it is written with plain SQL, past every check in Python.
 """
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -56,7 +57,14 @@ ONE_CHAIR_CLINIC = Clinic(
 )
 
 
-def scheduler(database_url: str):
+TWELVE_CHAIR_CLINIC = replace(
+    ONE_CHAIR_CLINIC,
+    chairs=tuple(f"chair-{n}" for n in range(1, 13)),
+    clinicians=tuple(Clinician(id=f"dr-{n}", name=f"Dr. {n}", working_hours=WEEKDAYS_8_TO_18) for n in range(1, 13)),
+)
+
+
+def scheduler(database_url: str, clinic: Clinic = ONE_CHAIR_CLINIC):
     settings = Settings(
         service="scheduler",
         broker_url="memory://",
@@ -65,7 +73,7 @@ def scheduler(database_url: str):
         service_token=TOKEN,
         scheduler_url="http://127.0.0.1:0",
     )
-    return bootstrap(settings, clinic=ONE_CHAIR_CLINIC, clock=lambda: NOW)
+    return bootstrap(settings, clinic=clinic, clock=lambda: NOW)
 
 
 def register_with_intake(client, n: int) -> str:
@@ -81,11 +89,9 @@ def register_with_intake(client, n: int) -> str:
     return patient_id
 
 
-def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(database_url):
-    runtime = scheduler(database_url)
-    setup = runtime.app.test_client()
-    patients = [register_with_intake(setup, n) for n in range(PATIENTS)]
-    barrier = threading.Barrier(PATIENTS)
+def book_all_at_once(runtime, patients: list[str]) -> dict[str, tuple[int, dict]]:
+    """Every patient asks for STARTS_AT at the same moment, no chair named; each one's status and answer."""
+    barrier = threading.Barrier(len(patients))
     answers: dict[str, tuple[int, dict]] = {}
     failures: list[BaseException] = []
     lock = threading.Lock()
@@ -112,6 +118,16 @@ def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(
 
     assert not any(thread.is_alive() for thread in threads), "a booking thread never finished"
     assert not failures, failures
+    return answers
+
+
+def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(database_url):
+    runtime = scheduler(database_url)
+    setup = runtime.app.test_client()
+    patients = [register_with_intake(setup, n) for n in range(PATIENTS)]
+
+    answers = book_all_at_once(runtime, patients)
+
     statuses = sorted(status for status, _ in answers.values())
     assert statuses == [201] + [409] * (PATIENTS - 1), answers
     assert {body["reason"] for status, body in answers.values() if status == 409} == {"no_chair_available"}
@@ -171,6 +187,20 @@ def book_at_nine(database_url: str) -> dict:
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     return {"first": first, "second": second, "third": third, "nine": datetime.fromisoformat(STARTS_AT)}
+
+
+def test_twenty_four_patients_racing_for_twelve_chairs_fill_every_chair_and_only_the_rules_refuse_the_rest(database_url):
+    runtime = scheduler(database_url, TWELVE_CHAIR_CLINIC)
+    setup = runtime.app.test_client()
+    patients = [register_with_intake(setup, n) for n in range(24)]
+
+    answers = book_all_at_once(runtime, patients)
+
+    booked = [body for status, body in answers.values() if status == 201]
+    assert sorted(body["chair_id"] for body in booked) == sorted(TWELVE_CHAIR_CLINIC.chairs), answers
+    assert sorted(body["clinician_id"] for body in booked) == sorted(c.id for c in TWELVE_CHAIR_CLINIC.clinicians)
+    refused = [body["reason"] for status, body in answers.values() if status != 201]
+    assert refused == ["no_chair_available"] * 12, answers  # not one lost race left unanswered
 
 
 OVERLAPS = pytest.mark.parametrize(

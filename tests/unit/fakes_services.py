@@ -1,7 +1,7 @@
 """Hand-written fakes of the services' repositories and ports, kept in memory, for the unit tier.
 
-They go into ``fakes.FakeUnitOfWork(...)`` as keyword arguments (``patients=``, ``sessions=``, ``rides=``,
-``messages=``) or stand in for the notifications service's directory and gateways.
+They go into ``fakes.FakeUnitOfWork(...)`` as keyword arguments (``rides=``, ``messages=``) or stand in for the
+notifications service's directory and gateways. The scheduler's use cases are tested on a real SQLite database.
 """
 from dataclasses import replace
 from datetime import datetime
@@ -9,51 +9,7 @@ from datetime import datetime
 from services.notifications.domain.contacts import ClinicFacts, Contact, ContactUnavailable
 from services.notifications.domain.delivery import DeliveryFailed
 from services.notifications.domain.messages import Message
-from services.scheduler.domain.patients import Patient
-from services.scheduler.domain.sessions import Session, SessionStatus
 from services.transport.domain.rides import Ride
-
-
-# --- scheduler ---------------------------------------------------------------------------------------------------
-
-
-class FakePatientRepository:
-    def __init__(self, *patients: Patient):
-        self.by_id: dict[str, Patient] = {p.id: p for p in patients}
-
-    def add(self, patient: Patient) -> None:
-        self.by_id[patient.id] = patient
-
-    def get(self, patient_id: str) -> Patient | None:
-        return self.by_id.get(patient_id)
-
-
-class FakeSessionRepository:
-    def __init__(self, *sessions: Session):
-        self.by_id: dict[str, Session] = {s.id: s for s in sessions}
-        self.locked: list[tuple[str, ...]] = []
-
-    def lock_chairs(self, chair_ids) -> None:
-        self.locked.append(tuple(chair_ids))
-
-    def add(self, session: Session) -> None:
-        if session.id in self.by_id:
-            raise ValueError(f"session {session.id} already stored")
-        self.by_id[session.id] = replace(session)
-
-    def save(self, session: Session) -> None:
-        self.by_id[session.id] = replace(session)
-
-    def get(self, session_id: str) -> Session | None:
-        session = self.by_id.get(session_id)
-        return replace(session) if session else None
-
-    def overlapping(self, starts_at: datetime, ends_at: datetime) -> list[Session]:
-        return [
-            replace(s)
-            for s in self.by_id.values()
-            if s.status is SessionStatus.BOOKED and s.starts_at < ends_at and s.recovery_ends_at > starts_at
-        ]
 
 
 # --- transport ---------------------------------------------------------------------------------------------------

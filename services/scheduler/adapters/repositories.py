@@ -1,7 +1,8 @@
 """Patients, sessions, series and idempotency keys in the scheduler's database."""
 import zlib
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
+from typing import Iterable
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -14,6 +15,8 @@ from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHome
 from .tables import idempotency_keys, intake_assessments, patients, series, sessions
 
 HOLDING = [status.value for status in HOLDING_STATUSES]
+# Advisory locks on clinic days use the two-key form, whose key space is apart from the patients' one-key locks.
+DAY_LOCKS = 0x5C4D
 
 
 class SqlPatientRepository:
@@ -88,6 +91,21 @@ class SqlSessionRepository:
     def get(self, session_id: str) -> Session | None:
         row = self._connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
         return _session_of(row) if row else None
+
+    def lock_days(self, days: Iterable[date]) -> None:
+        """Serialize bookings on the same clinic days until the transaction ends (PostgreSQL; SQLite's writers
+        are serialized already).
+
+        The exclusion constraints remain the guarantee. Without this lock, concurrent bookings of one start each
+        read the same free chair, then wait on, deadlock with and run again after one another. Days are locked in
+        order, so two series cannot deadlock on them.
+        """
+        if self._connection.dialect.name != "postgresql":
+            return
+        for day in sorted(set(days)):
+            self._connection.execute(
+                text("SELECT pg_advisory_xact_lock(:space, :day)"), {"space": DAY_LOCKS, "day": day.toordinal()}
+            )
 
     def occupancy_between(self, starts_at: datetime, ends_at: datetime) -> list[Occupancy]:
         """What holding sessions occupy between two instants: the input of a ``Schedule``."""

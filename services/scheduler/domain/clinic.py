@@ -139,3 +139,8 @@ class Clinic:
 
     def local_day(self, instant: datetime) -> date:
         return instant.astimezone(self.time_zone).date()
+
+    def local_days(self, first: datetime, last: datetime) -> list[date]:
+        """The local days from the one ``first`` falls on to the one ``last`` falls on."""
+        day, last_day = self.local_day(first), self.local_day(last)
+        return [day + timedelta(days=offset) for offset in range((last_day - day).days + 1)]

@@ -198,7 +198,7 @@ class Schedule:
         """For each of ``starts`` (sorted, future, on the grid, within the horizon): its placement, or the first
         rule that refuses it, asked in this order: the patient's rules, opening hours, notice, chair, clinician."""
         first, last = starts[0], starts[-1]
-        days = self._local_days(first, last)
+        days = self.clinic.local_days(first, last)
         opening = [(True, [hours for day in days for hours in self.clinic.opening_on(day)])]
         chairs = [(chair, self._chairs[chair].gaps(first, last + treatment.chair_hold))
                   for chair in ((chair_id,) if chair_id is not None else self.clinic.chairs)]
@@ -242,10 +242,6 @@ class Schedule:
     def _chosen_clinicians(self, clinician_id: str | None) -> tuple[Clinician, ...]:
         return (self.clinic.clinician(clinician_id),) if clinician_id is not None else self.clinic.clinicians
 
-    def _local_days(self, first: datetime, last: datetime) -> list[date]:
-        day, last_day = self.clinic.local_day(first), self.clinic.local_day(last)
-        return [day + timedelta(days=offset) for offset in range((last_day - day).days + 1)]
-
     def _working_gaps(self, clinician: Clinician, days: list[date]) -> Iterator[tuple[datetime, datetime]]:
         """The clinician's free time within working hours on the given local days."""
         timeline = self._clinicians[clinician.id]
@@ -266,7 +262,7 @@ class Schedule:
         zone, slot, slot_minutes = self.clinic.time_zone, self.clinic.slot, self.clinic.slot_minutes
         starts: list[datetime] = []
         overlapping = False
-        for day in self._local_days(earliest, latest):
+        for day in self.clinic.local_days(earliest, latest):
             for opens, closes in self.clinic.opening_on(day):
                 # A closing time that a spring-forward night skips moves forward (``WeeklyHours.on``) and may
                 # overlap the next interval; the judgement over the starts needs each once, in order.
