@@ -384,3 +384,17 @@ def _close(sock: socket.socket) -> None:
     except OSError:
         pass
     sock.close()
+
+
+def register_with_intake(client, auth: dict, name: str = "Ann Lee", phone: str = "+14155550123") -> str:
+    """A patient registered through the scheduler's API, with an intake recorded so that infusions can be booked."""
+    response = client.post("/api/patients", json={"name": name, "phone": phone}, headers=auth)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    patient_id = response.get_json()["id"]
+    intake = client.post(
+        f"/api/patients/{patient_id}/intake",
+        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"},
+        headers=auth,
+    )
+    assert intake.status_code == 201, intake.get_data(as_text=True)
+    return patient_id

@@ -17,6 +17,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.engine import make_url
 
+from integration.helpers import register_with_intake
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from services.scheduler.domain.clinic import Clinic, Clinician, TreatmentType, WeeklyHours
@@ -76,19 +77,6 @@ def scheduler(database_url: str, clinic: Clinic = ONE_CHAIR_CLINIC):
     return bootstrap(settings, clinic=clinic, clock=lambda: NOW)
 
 
-def register_with_intake(client, n: int) -> str:
-    response = client.post("/api/patients", json={"name": f"Patient {n}", "phone": "+14155550199"}, headers=AUTH)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    patient_id = response.get_json()["id"]
-    intake = client.post(
-        f"/api/patients/{patient_id}/intake",
-        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Sam Solo"},
-        headers=AUTH,
-    )
-    assert intake.status_code == 201, intake.get_data(as_text=True)
-    return patient_id
-
-
 def book_all_at_once(runtime, patients: list[str]) -> dict[str, tuple[int, dict]]:
     """Every patient asks for STARTS_AT at the same moment, no chair named; each one's status and answer."""
     barrier = threading.Barrier(len(patients))
@@ -124,7 +112,7 @@ def book_all_at_once(runtime, patients: list[str]) -> dict[str, tuple[int, dict]
 def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(database_url):
     runtime = scheduler(database_url)
     setup = runtime.app.test_client()
-    patients = [register_with_intake(setup, n) for n in range(PATIENTS)]
+    patients = [register_with_intake(setup, AUTH, f"Patient {n}") for n in range(PATIENTS)]
 
     answers = book_all_at_once(runtime, patients)
 
@@ -179,7 +167,7 @@ def booked_at_nine(postgres_url):
 def book_at_nine(database_url: str) -> dict:
     """A session booked through the API at 09:00 (chair-1, dr-solo) and two more patients."""
     client = scheduler(database_url).app.test_client()
-    first, second, third = (register_with_intake(client, n) for n in range(3))
+    first, second, third = (register_with_intake(client, AUTH, f"Patient {n}") for n in range(3))
     response = client.post(
         "/api/sessions",
         json={"patient_id": first, "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT},
@@ -192,7 +180,7 @@ def book_at_nine(database_url: str) -> dict:
 def test_twenty_four_patients_racing_for_twelve_chairs_fill_every_chair_and_only_the_rules_refuse_the_rest(database_url):
     runtime = scheduler(database_url, TWELVE_CHAIR_CLINIC)
     setup = runtime.app.test_client()
-    patients = [register_with_intake(setup, n) for n in range(24)]
+    patients = [register_with_intake(setup, AUTH, f"Patient {n}") for n in range(24)]
 
     answers = book_all_at_once(runtime, patients)
 

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
-from integration.helpers import CLOSED_PORT_URL
+from integration.helpers import CLOSED_PORT_URL, register_with_intake
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from services.transport.bootstrap import bootstrap as bootstrap_transport
@@ -52,20 +52,6 @@ def scheduler(postgres_url: str):
 def psql(postgres_url: str):
     url = make_url(postgres_url)
     return psycopg.connect(host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True)
-
-
-def register_patient(client, name: str) -> str:
-    """A patient whose intake assessment is recorded, so that infusions can be booked."""
-    response = client.post("/api/patients", json={"name": name, "phone": "+14155550199"}, headers=AUTH)
-    assert response.status_code == 201, response.get_data(as_text=True)
-    patient_id = response.get_json()["id"]
-    intake = client.post(
-        f"/api/patients/{patient_id}/intake",
-        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Anika Patel"},
-        headers=AUTH,
-    )
-    assert intake.status_code == 201, intake.get_data(as_text=True)
-    return patient_id
 
 
 def book(client, patient_id: str, *, chair_id: str = "chair-3", starts_at: str = STARTS_AT):
@@ -122,7 +108,7 @@ def test_the_scheduler_and_the_transport_service_share_one_database_each_in_its_
 
 def test_running_the_migrations_again_changes_nothing(postgres_url):
     first = scheduler(postgres_url)
-    patient = register_patient(first.app.test_client(), "Marguerite Quinlan")
+    patient = register_with_intake(first.app.test_client(), AUTH, "Marguerite Quinlan")
 
     again = scheduler(postgres_url)
 
@@ -134,10 +120,10 @@ def test_running_the_migrations_again_changes_nothing(postgres_url):
 
 def test_booking_the_same_chair_at_the_same_time_twice_is_refused_as_chair_unavailable(postgres_url):
     client = scheduler(postgres_url).app.test_client()
-    first = book(client, register_patient(client, "Marguerite Quinlan"))
+    first = book(client, register_with_intake(client, AUTH, "Marguerite Quinlan"))
     assert first.status_code == 201, first.get_data(as_text=True)
 
-    second = book(client, register_patient(client, "Ada Okafor"))
+    second = book(client, register_with_intake(client, AUTH, "Ada Okafor"))
 
     assert second.status_code == 409, second.get_data(as_text=True)
     assert second.get_json()["reason"] == "chair_unavailable"
@@ -146,7 +132,7 @@ def test_booking_the_same_chair_at_the_same_time_twice_is_refused_as_chair_unava
 def test_ten_concurrent_bookings_of_the_same_chair_and_time_give_exactly_one_session(postgres_url):
     runtime = scheduler(postgres_url)
     setup_client = runtime.app.test_client()
-    patients = [register_patient(setup_client, f"Patient {n}") for n in range(10)]
+    patients = [register_with_intake(setup_client, AUTH, f"Patient {n}") for n in range(10)]
     start = threading.Barrier(len(patients))
     responses: dict[int, tuple[int, dict]] = {}
     errors: list[BaseException] = []
@@ -186,7 +172,7 @@ def test_concurrent_bookings_without_a_chair_give_each_working_clinician_one_and
     clinic = setup_client.get("/api/clinic", headers=AUTH).get_json()
     # Four chairs but two clinicians, both working on Tuesdays at 10:00: two sessions fit, not four.
     clinicians = sorted(c["id"] for c in clinic["clinicians"])
-    patients = [register_patient(setup_client, f"Patient {n}") for n in range(len(clinic["chairs"]) + 3)]
+    patients = [register_with_intake(setup_client, AUTH, f"Patient {n}") for n in range(len(clinic["chairs"]) + 3)]
     start = threading.Barrier(len(patients))
     responses: list[tuple[int, dict]] = []
     lock = threading.Lock()

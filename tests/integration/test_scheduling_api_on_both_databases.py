@@ -13,6 +13,7 @@ import icalendar
 import pytest
 from sqlalchemy import text
 
+from integration import helpers
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from shared.persistence.engine import create_database_engine
@@ -120,14 +121,7 @@ def register(client, name: str = "Ann Lee", phone: str = "+14155550123") -> str:
 
 
 def register_with_intake(client, name: str = "Ann Lee", phone: str = "+14155550123") -> str:
-    patient_id = register(client, name, phone)
-    response = client.post(
-        f"/api/patients/{patient_id}/intake",
-        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"},
-        headers=AUTH,
-    )
-    assert response.status_code == 201, response.get_data(as_text=True)
-    return patient_id
+    return helpers.register_with_intake(client, AUTH, name, phone)
 
 
 def book(client, patient_id: str, starts_at: str, /, headers=None, **fields):
