@@ -3,6 +3,10 @@
 Use cases that place sessions run again when the database refuses a write that a concurrent transaction
 made impossible (a unique or exclusion violation): the second run sees the winner's session and answers
 with the rule that now refuses.
+
+Every change to an existing session first locks its row (``_session_to_change``), so that concurrent changes to one
+session run one after another: the later one sees what the earlier one stored, and the transition table refuses it
+if that made it impossible. Locks are taken in one order: the session, then its patient, then the clinic days.
 """
 import uuid
 from dataclasses import dataclass
@@ -207,7 +211,7 @@ def reschedule_session(
     now: datetime,
 ) -> Session:
     with uow:
-        session = _existing_session(uow, session_id)
+        session = _session_to_change(uow, session_id)
         session.require(Step.RESCHEDULE)
         treatment = treatment_type_of(clinic, session.treatment_type)
         patient = _locked_patient_record(uow, session.patient_id, now, ignoring=session.id)
@@ -235,7 +239,7 @@ def discharge(session_id: str, *, at: datetime | None, uow, clinic: Clinic, now:
     """Release the patient; discharging an intake session completes the patient's intake."""
     discharged_at = at or now
     with uow:
-        session = _existing_session(uow, session_id)
+        session = _session_to_change(uow, session_id)
         events = session.discharge(at=discharged_at, now=now)
         treatment = clinic.treatment_type(session.treatment_type)
         if treatment is not None and treatment.counts_as_intake:
@@ -273,7 +277,7 @@ def list_sessions(*, window_from: datetime, window_to: datetime, uow) -> list[Se
 
 def _change_session(session_id: str, uow, change: Callable[[Session], list[Event]]) -> Session:
     with uow:
-        session = _existing_session(uow, session_id)
+        session = _session_to_change(uow, session_id)
         _save(uow, session, change(session))
     return session
 
@@ -286,6 +290,14 @@ def _save(uow, session: Session, events: list[Event]) -> None:
 
 def _existing_session(uow, session_id: str) -> Session:
     session = uow.sessions.get(session_id)
+    if session is None:
+        raise NotFound("session", session_id)
+    return session
+
+
+def _session_to_change(uow, session_id: str) -> Session:
+    """The session as stored, locked until commit: a concurrent change to it waits, then sees this one's result."""
+    session = uow.sessions.get_for_update(session_id)
     if session is None:
         raise NotFound("session", session_id)
     return session

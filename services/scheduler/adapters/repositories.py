@@ -7,6 +7,8 @@ from typing import Iterable
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from shared.redaction import describe
+
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
 from ..domain.patients import ContactChannel, IntakeAssessment, Patient
@@ -90,6 +92,19 @@ class SqlSessionRepository:
 
     def get(self, session_id: str) -> Session | None:
         row = self._connection.execute(select(sessions).where(sessions.c.id == session_id)).first()
+        return _session_of(row) if row else None
+
+    def get_for_update(self, session_id: str) -> Session | None:
+        """The session, its row locked until the transaction ends: changes to one session run one after another.
+
+        Without the lock, two changes under PostgreSQL's READ COMMITTED both read the same state and the later
+        write wins (a cancel overwritten by a reschedule). With it, the second waits here and then reads what the
+        first stored, so the transition table judges it against that. SQLite needs no lock (its writers are
+        serialized by BEGIN IMMEDIATE) and SQLAlchemy writes no FOR UPDATE there. Take this lock before the
+        patient's and the days' advisory locks, always in that order, so that no two changes deadlock.
+        """
+        query = select(sessions).where(sessions.c.id == session_id).with_for_update()
+        row = self._connection.execute(query).first()
         return _session_of(row) if row else None
 
     def lock_days(self, days: Iterable[date]) -> None:
@@ -208,7 +223,8 @@ def _conflicts_as_concurrent_change():
         lost_race = getattr(exc.orig, "sqlstate", None) in LOST_RACE_STATES
         sqlite_trigger = isinstance(exc, IntegrityError) and "not_double_booked" in str(exc.orig)
         if lost_race or sqlite_trigger:
-            raise ConcurrentChange(str(exc.orig)) from exc
+            # PostgreSQL's message carries the conflicting row's values (DETAIL): name the failure only.
+            raise ConcurrentChange(describe(exc)) from exc
         raise
 
 
