@@ -8,7 +8,7 @@ from typing import Any, Mapping
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from .events import CATALOGUE, EventType
-from .fields import UtcDateTime, identifier
+from .fields import Identifier, UtcDateTime
 
 
 class InvalidEvent(ValueError):
@@ -37,8 +37,8 @@ class EnvelopeSchema(Schema):
     type = fields.String(required=True, validate=validate.OneOf(sorted(CATALOGUE)))
     version = fields.Integer(required=True, strict=True)
     occurred_at = UtcDateTime(required=True)
-    producer = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    correlation_id = identifier(required=True)
+    producer = Identifier(required=True)
+    correlation_id = Identifier(required=True)
     data = fields.Dict(required=True)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from .fields import UtcDateTime, identifier
+from .fields import Identifier, StorableText, UtcDateTime
 
 
 class EventData(Schema):
@@ -18,28 +18,33 @@ class EventData(Schema):
 class SessionEventData(EventData):
     """Every session event names the session and its patient, by id only."""
 
-    session_id = identifier(required=True)
-    patient_id = identifier(required=True)
+    session_id = Identifier(required=True)
+    patient_id = Identifier(required=True)
+
+
+RIDE_HOME_MODES = ("escort", "none")
+RIDE_STATUSES = ("requested", "cancelled", "dispatched")
+CHANNELS = ("sms", "email", "none")  # none: the patient could not be reached at all
 
 
 def ride_home_mode_field() -> fields.String:
-    return fields.String(required=True, validate=validate.OneOf(["escort", "none"]))
+    return fields.String(required=True, validate=validate.OneOf(RIDE_HOME_MODES))
 
 
 class SessionBookedData(SessionEventData):
-    treatment_type = fields.String(required=True)
+    treatment_type = Identifier(required=True)
     starts_at = UtcDateTime(required=True)
     treatment_ends_at = UtcDateTime(required=True)
     recovery_ends_at = UtcDateTime(required=True)
-    chair_id = identifier(required=True)
+    chair_id = Identifier(required=True)
     ride_home_mode = ride_home_mode_field()
-    clinician_id = identifier(load_default=None, allow_none=True)
-    series_id = identifier(load_default=None, allow_none=True)
+    clinician_id = Identifier(load_default=None, allow_none=True)
+    series_id = Identifier(load_default=None, allow_none=True)
 
 
 class SessionCancelledData(SessionEventData):
     # A reason code such as patient_request, never the front desk's free-text note.
-    reason = fields.String(load_default=None, allow_none=True)
+    reason = Identifier(load_default=None, allow_none=True)
     cancelled_at = UtcDateTime(required=True)
     late_cancellation = fields.Boolean(load_default=None, allow_none=True)
 
@@ -50,8 +55,8 @@ class SessionRescheduledData(SessionEventData):
     starts_at = UtcDateTime(required=True)
     treatment_ends_at = UtcDateTime(required=True)
     recovery_ends_at = UtcDateTime(required=True)
-    chair_id = identifier(required=True)
-    clinician_id = identifier(load_default=None, allow_none=True)
+    chair_id = Identifier(required=True)
+    clinician_id = Identifier(load_default=None, allow_none=True)
     ride_home_mode = ride_home_mode_field()
 
 
@@ -77,19 +82,21 @@ class SessionNoShowData(SessionEventData):
 
 
 class RideData(EventData):
-    ride_id = identifier(required=True)
-    session_id = identifier(required=True)
+    ride_id = Identifier(required=True)
+    session_id = Identifier(required=True)
     pickup_at = UtcDateTime(required=True)
-    mode = fields.String(required=True)
-    status = fields.String(required=True)
+    mode = fields.String(required=True, validate=validate.OneOf(RIDE_HOME_MODES))
+    status = fields.String(required=True, validate=validate.OneOf(RIDE_STATUSES))
 
 
 class NotificationData(EventData):
-    notification_id = identifier(required=True)
-    session_id = identifier(required=True)
-    kind = fields.String(required=True)
-    channel = fields.String(required=True)
-    reason = fields.String(load_default=None, allow_none=True)
+    notification_id = Identifier(required=True)
+    session_id = Identifier(required=True)
+    # Kinds grow with each message the clinic sends (instructions, reminders): an open set of ids.
+    kind = Identifier(required=True)
+    channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
+    # What failed, for people reading the event; never the message's text.
+    reason = StorableText(max_length=500, load_default=None, allow_none=True)
 
 
 @dataclass(frozen=True)

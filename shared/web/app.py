@@ -4,6 +4,8 @@ from typing import Callable
 from flask import Blueprint, Flask, jsonify
 from werkzeug.routing import BaseConverter
 
+from shared.contract.fields import ID_PATTERN
+
 from .auth import require_service_token
 from .errors import register_error_handlers
 
@@ -13,7 +15,7 @@ MAX_BODY_BYTES = 64 * 1024
 class IdConverter(BaseConverter):
     """``<id:name>``: the id of a record in a path. Anything else is a 404 before any database sees it."""
 
-    regex = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"
+    regex = ID_PATTERN
 
 
 def create_service_app(import_name: str, api: Blueprint, *, service_token: str, health: Callable[[], dict]) -> Flask:

@@ -8,11 +8,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from shared.contract.fields import ID_PATTERN
+
 from ..domain.clinic import END_OF_DAY, LONGEST_BLOCK, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
-IDENTIFIER = validate.Regexp(r"^[a-z0-9][a-z0-9_.-]{0,63}$", error="Use lower-case letters, digits, '.', '_' or '-'.")
+# Chair and clinician ids travel in events and requests: the same pattern as every other id, matched whole.
+IDENTIFIER = validate.Regexp(
+    re.compile(rf"{ID_PATTERN}\Z"), error="Use letters, digits, '_' or '-', at most 64, starting with a letter or digit."
+)
 LONGEST_BLOCK_MINUTES = int(LONGEST_BLOCK.total_seconds() // 60)
 
 
@@ -115,7 +120,7 @@ class ClinicSchema(StrictSchema):
         validate=validate.Length(min=1),
     )
     treatment_types = fields.Dict(
-        keys=fields.String(validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$")),
+        keys=fields.String(validate=validate.Regexp(re.compile(r"[a-z][a-z0-9_]{0,63}\Z"))),
         values=fields.Nested(TreatmentTypeSchema),
         required=True,
         validate=validate.Length(min=1),

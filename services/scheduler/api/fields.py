@@ -1,52 +1,30 @@
-"""HTTP field types of the scheduler's API."""
-import re
+"""HTTP field types of the scheduler's API; ids, text and instants are the shared ones every service uses."""
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields
+
+from shared.contract.fields import Identifier, Instant, PersonName, PlainText, documented
 
 # The clinic's zone while a response is written; set by the API around each dump.
 CLINIC_ZONE: ContextVar[ZoneInfo] = ContextVar("clinic_zone")
-# Control characters, and lone surrogates (JSON allows "\ud800"; no database can store it as UTF-8).
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
-
-
-class PlainText(fields.String):
-    """One line of text for people: no control characters, trimmed, never empty."""
-
-    default_error_messages = {"control": "Use plain text without control characters or line breaks."}
-
-    def __init__(self, *, max_length: int, **kwargs):
-        super().__init__(validate=validate.Length(min=1, max=max_length), **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if CONTROL_CHARACTERS.search(text):
-            raise self.make_error("control")
-        return text.strip()
-
-
-class Identifier(fields.String):
-    """The id of a patient, session, chair or clinician."""
-
-    default_error_messages = {"invalid_id": "Not a valid id."}
-
-    def __init__(self, **kwargs):
-        super().__init__(validate=validate.Regexp(IDENTIFIER, error="Not a valid id."), **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if text.endswith("\n"):  # "$" in the pattern also matches before a final line break
-            raise self.make_error("invalid_id")
-        return text
 
 
 class E164Phone(fields.String):
     """A phone number in E.164 form (+ and country code), checked against the numbering plan."""
 
     default_error_messages = {"invalid_phone": "Give a valid phone number in E.164 form, for example +14155550123."}
+    # Which numbers exist is the numbering plan's to say, not a pattern's: the format names that rule.
+    DOCUMENT = {
+        "format": "e164",
+        "pattern": r"^\+[1-9][0-9]{6,14}$",
+        "example": "+14155550123",
+        "description": "A number that exists in its country's numbering plan, in E.164 form.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(**documented(kwargs, **self.DOCUMENT))
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs).strip()
@@ -61,21 +39,8 @@ class E164Phone(fields.String):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-class OffsetDateTime(fields.AwareDateTime):
-    """An ISO 8601 instant that must state its UTC offset; a naive time is ambiguous and refused."""
-
-    default_error_messages = {
-        "invalid_awareness": "Give the time with its UTC offset, for example 2026-12-01T09:00:00-05:00.",
-    }
-
-    def __init__(self, **kwargs):
-        super().__init__(format="iso", **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        if not 2000 <= moment.year <= 2999:
-            raise ValidationError("Give a time between the years 2000 and 2999.")
-        return moment
+# An ISO 8601 instant that must state its UTC offset; a naive time is ambiguous and refused.
+OffsetDateTime = Instant
 
 
 class ClinicTime(fields.DateTime):
@@ -90,4 +55,13 @@ class ClinicTime(fields.DateTime):
         return value.astimezone(CLINIC_ZONE.get()).isoformat()
 
 
-__all__ = ["CLINIC_ZONE", "ClinicTime", "E164Phone", "Identifier", "OffsetDateTime", "PlainText", "ValidationError"]
+__all__ = [
+    "CLINIC_ZONE",
+    "ClinicTime",
+    "E164Phone",
+    "Identifier",
+    "OffsetDateTime",
+    "PersonName",
+    "PlainText",
+    "ValidationError",
+]

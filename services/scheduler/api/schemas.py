@@ -5,7 +5,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from ..domain.patients import ContactChannel
 from ..domain.sessions import CancelReason, SessionStatus
-from .fields import ClinicTime, E164Phone, Identifier, OffsetDateTime, PlainText
+from .fields import ClinicTime, E164Phone, Identifier, OffsetDateTime, PersonName, PlainText
 
 
 class StrictSchema(Schema):
@@ -30,9 +30,14 @@ class OutSchema(Schema):
 
 
 class PatientIn(StrictSchema):
-    name = PlainText(required=True, max_length=200)
+    name = PersonName(required=True, max_length=200)
     phone = E164Phone(required=True)
-    email = fields.Email(load_default=None, allow_none=True, validate=validate.Length(max=320))
+    email = fields.Email(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=320),
+        metadata={"description": "Required when preferred_channel is email."},
+    )
     preferred_channel = fields.Enum(ContactChannel, by_value=True, load_default=ContactChannel.SMS)
 
     @validates_schema
@@ -42,13 +47,15 @@ class PatientIn(StrictSchema):
 
 
 class IntakeIn(StrictSchema):
-    completed_at = OffsetDateTime(required=True, metadata={"description": "When the assessment was completed."})
-    recorded_by = PlainText(required=True, max_length=200, metadata={"description": "Who assessed the patient."})
+    completed_at = OffsetDateTime(
+        required=True, metadata={"description": "When the assessment was completed: now or earlier, never ahead."}
+    )
+    recorded_by = PersonName(required=True, max_length=200, metadata={"description": "Who assessed the patient."})
 
 
 class RideHomeIn(StrictSchema):
     mode = fields.String(required=True, validate=validate.OneOf(["escort"]))
-    escort_name = PlainText(required=True, max_length=200)
+    escort_name = PersonName(required=True, max_length=200)
     escort_phone = E164Phone(required=True)
 
 
@@ -91,7 +98,7 @@ class DischargeIn(StrictSchema):
 
 class WindowQuery(StrictSchema):
     from_ = OffsetDateTime(required=True, data_key="from")
-    to = OffsetDateTime(required=True)
+    to = OffsetDateTime(required=True, metadata={"description": "After 'from'."})
 
     @validates_schema
     def _to_after_from(self, data, **_):

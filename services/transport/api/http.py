@@ -2,8 +2,9 @@
 from typing import Callable
 
 from flask import Blueprint, jsonify
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema
 
+from shared.contract.fields import Identifier
 from shared.web import query_args
 
 from .. import handlers
@@ -14,7 +15,7 @@ class RidesQuery(Schema):
     class Meta:
         unknown = RAISE
 
-    session_id = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    session_id = Identifier(load_default=None)
 
 
 def create_api(*, uow_factory: Callable) -> Blueprint:
