@@ -37,8 +37,9 @@ NAME_PATTERN = (
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
 LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)  # exclusive
-# A first check a document can state; the range itself is judged after conversion to UTC.
-INSTANT_PATTERN = r"^2[0-9]{3}-"
+# What a document can state of the range: the written year, which is 1999 or 3000 for the first and last hours of
+# the range in some offsets; the range itself is judged after conversion to UTC.
+INSTANT_PATTERN = r"^(1999|2[0-9]{3}|3000)-"
 INSTANT_RULE = "Between 2000-01-01T00:00:00Z and 2999-12-31T23:59:59Z once converted to UTC."
 
 

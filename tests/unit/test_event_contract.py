@@ -9,6 +9,7 @@ import pytest
 
 from shared.contract import (
     CATALOGUE,
+    NOTIFICATION_SENT,
     RIDE_REQUESTED,
     SESSION_BOOKED,
     SESSION_CANCELLED,
@@ -234,3 +235,92 @@ def test_every_type_of_the_catalogue_is_listed_under_its_own_name_with_its_curre
 def test_a_version_that_is_not_an_integer_is_refused(version):
     with pytest.raises(InvalidEvent, match="version"):
         from_json(json.dumps(envelope_document(version=version)))
+
+
+@pytest.mark.parametrize(
+    "pickup",
+    ["0001-01-01T00:00:00+00:00", "9999-12-31T23:00:00+00:00", "1999-12-31T23:59:59+00:00", "2000-01-01T00:00:00+14:00"],
+    ids=["year 1", "year 9999", "1999", "1999 once in UTC"],
+)
+def test_a_session_booked_outside_the_years_2000_to_2999_in_utc_is_refused(pickup):
+    document = envelope_document()
+    document["data"]["starts_at"] = pickup
+
+    with pytest.raises(InvalidEvent, match="starts_at"):
+        from_json(json.dumps(document))
+
+
+def test_new_event_refuses_a_time_outside_the_years_2000_to_2999():
+    with pytest.raises(InvalidEvent, match="recovery_ends_at"):
+        new_event(SESSION_BOOKED, booked_data(recovery_ends_at=datetime(3000, 1, 1, tzinfo=timezone.utc)), correlation_id="s")
+
+
+def test_an_envelope_that_occurred_in_year_1_is_refused():
+    with pytest.raises(InvalidEvent, match="occurred_at"):
+        from_json(json.dumps(envelope_document(occurred_at="0001-01-01T00:00:00+00:00")))
+
+
+@pytest.mark.parametrize(
+    "patient_id",
+    ["../clinic", "patient-1\n", "", "x" * 65, "patient 1", "patient\x00", "patient.1", "patient:1", "-patient"],
+    ids=["path", "line break", "empty", "65 characters", "space", "NUL", "dot", "colon", "leading dash"],
+)
+def test_a_session_booked_whose_patient_id_is_not_an_id_of_the_api_is_refused(patient_id):
+    document = envelope_document()
+    document["data"]["patient_id"] = patient_id
+
+    with pytest.raises(InvalidEvent, match="patient_id"):
+        from_json(json.dumps(document))
+
+
+@pytest.mark.parametrize("field", ["treatment_type", "chair_id", "clinician_id", "series_id"])
+def test_every_other_id_of_a_session_booked_is_held_to_the_same_pattern(field):
+    document = envelope_document()
+    document["data"][field] = "../clinic"
+
+    with pytest.raises(InvalidEvent, match=field):
+        from_json(json.dumps(document))
+
+
+@pytest.mark.parametrize("field", ["correlation_id", "producer"])
+def test_the_envelope_ids_are_held_to_the_same_pattern(field):
+    with pytest.raises(InvalidEvent, match=field):
+        from_json(json.dumps(envelope_document(**{field: "a/b"})))
+
+
+def ride_document(**data) -> dict:
+    pickup = datetime(2027, 1, 5, 15, 30, tzinfo=timezone.utc)
+    values = {"ride_id": "r", "session_id": "s", "pickup_at": pickup, "mode": "escort", "status": "requested"}
+    document = json.loads(to_json(new_event(RIDE_REQUESTED, values, correlation_id="s").stamped_by("transport")))
+    document["data"].update(data)
+    return document
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("mode", "taxi"), ("status", "teleported"), ("pickup_at", "9999-01-01T00:00:00+00:00"), ("ride_id", "r" * 65)],
+)
+def test_a_ride_event_with_a_value_outside_its_bounds_is_refused(field, value):
+    with pytest.raises(InvalidEvent, match=field):
+        from_json(json.dumps(ride_document(**{field: value})))
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("kind", "preparation instructions"), ("channel", "pigeon"), ("reason", "x" * 501), ("reason", "gateway\x00")],
+)
+def test_a_notification_event_with_a_value_outside_its_bounds_is_refused(field, value):
+    data = {"notification_id": "n", "session_id": "s", "kind": "preparation_instructions", "channel": "sms", "reason": None}
+    document = json.loads(to_json(new_event(NOTIFICATION_SENT, data, correlation_id="s").stamped_by("notifications")))
+    document["data"][field] = value
+
+    with pytest.raises(InvalidEvent, match=field):
+        from_json(json.dumps(document))
+
+
+def test_a_cancellation_reason_is_a_code_not_free_text():
+    document = envelope_document(type="session.cancelled")
+    document["data"] = {"session_id": "s", "patient_id": "p", "reason": "Fever, see note", "cancelled_at": "2027-01-01T00:00:00+00:00"}
+
+    with pytest.raises(InvalidEvent, match="reason"):
+        from_json(json.dumps(document))
