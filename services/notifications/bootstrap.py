@@ -61,6 +61,6 @@ def bootstrap(
         __name__,
         create_api(uow_factory=uow_factory),
         service_token=settings.service_token,
-        health=lambda: {"service": SERVICE_NAME, "consuming": consumer.ready.is_set(), "outbox_pending": relay.pending()},
+        health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
     )
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])

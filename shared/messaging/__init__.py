@@ -1,7 +1,8 @@
 """Messaging over RabbitMQ with kombu. The only code of the product that imports kombu."""
-from .consumer import EventConsumer, EventHandler, RetryPolicy
+from .consumer import EventConsumer, EventHandler
 from .errors import PoisonMessage
 from .publisher import EventPublisher, OutgoingMessage, PublishFailed, PublishPolicy, UnroutableEvent
+from .redelivery import RetryPolicy
 from .topology import CLINIC_TOPOLOGY, QueueSpec, Topology
 
 __all__ = [

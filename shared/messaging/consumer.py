@@ -1,41 +1,65 @@
-"""The consumer runner: one queue, manual acks, bounded retries, and a dead-letter queue for what cannot be handled."""
+"""The consumer runner: one queue, manual acks, retries that wait in the broker, and a dead-letter queue for poison.
+
+What happens to a message, decided once per delivery:
+
+- handled: acked after the handler returned, that is after the handler's transaction committed;
+- poison (not JSON, not the contract, sent under another routing key than its type, no handler for its type,
+  refused by its handler, or still failing when the retry window has passed): forwarded to the dead-letter queue
+  with the reason, then acked;
+- failing for a passing reason (anything else the handler raises): tried again at once a couple of times, then
+  forwarded to the queue's retry queue with a growing delay, then acked. The broker sends it back when the delay is
+  over, so the consumer never holds it, nor sleeps with the connection silent.
+
+Messages are forwarded on a connection of the forwarder's own, and acked only once the broker confirmed the copy:
+waiting for that confirm never drains the consumer's connection, so no next delivery can run inside it, and nothing
+is lost if the process dies in between (the message is simply delivered again; handlers are idempotent).
+"""
 import logging
 import threading
-from dataclasses import dataclass
+import time
+from datetime import datetime, timezone
 from typing import Callable, Mapping
 
-from kombu import Producer
+from kombu import Exchange
 from kombu.mixins import ConsumerMixin
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
 from shared.contract import Event, InvalidEvent, from_json
+from shared.redaction import describe
 
-from .broker import connect, dead_letter_exchange, declare_topology, queue_of
+from .broker import connect, dead_letter_exchange, declare_topology, is_amqp, queue_of
+from .confirmed import ConfirmedProducer, PublishFailed
+from .delay import InProcessDelay
 from .errors import PoisonMessage
+from .redelivery import FailureHistory, RetryPolicy
 from .topology import QueueSpec, Topology
 
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Event], None]
 REASON_HEADER = "x-dead-letter-reason"
+ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
+ORIGINAL_QUEUE_HEADER = "x-original-queue"
+DEFAULT_EXCHANGE = Exchange("")
+FORWARD_FAILED_PAUSE = 1.0
 
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    attempts: int = 4
-    initial_delay: float = 0.5
-    max_delay: float = 5.0
+__all__ = ["EventConsumer", "EventHandler", "REASON_HEADER", "RetryPolicy"]
 
 
 class _Stopping(Exception):
     pass
 
 
-class EventConsumer(ConsumerMixin):
-    """Consumes one queue and hands each event to the handler registered for its type.
+class _Poison(Exception):
+    """The message can never be handled; ``reason`` says why, without the data it carried."""
 
-    A message is acked only after its handler returned, that is after the handler's transaction committed.
-    """
+
+class _Transient(Exception):
+    """Handling failed for a reason that may pass; ``args[0]`` names the failure by type only."""
+
+
+class EventConsumer(ConsumerMixin):
+    """Consumes one queue and hands each event to the handler registered for its type."""
 
     def __init__(
         self,
@@ -47,6 +71,8 @@ class EventConsumer(ConsumerMixin):
         prefetch_count: int = 10,
         retry: RetryPolicy = RetryPolicy(),
         heartbeat: float = 30,
+        stuck_after: float = 60.0,
+        clock: Callable[[], float] = time.time,
     ):
         self.connection = connect(broker_url, heartbeat=heartbeat)
         self.topology = topology
@@ -54,11 +80,34 @@ class EventConsumer(ConsumerMixin):
         self.handlers = dict(handlers)
         self.prefetch_count = prefetch_count
         self.retry = retry
+        self.stuck_after = stuck_after
         self.ready = threading.Event()
-        self._dead_letters: Producer | None = None
+        self._clock = clock
+        self._forwarder = ConfirmedProducer(broker_url)
+        # The in-memory transport has no TTL: a timer stands in for the retry queue there.
+        self._delay = None if is_amqp(broker_url) else InProcessDelay(queue.name)
+        self._in_hand_since: float | None = None
+        self._last_handled: tuple[str, str, datetime] | None = None
         unknown = set(self.handlers) - set(queue.routing_keys)
         if unknown:
             raise ValueError(f"{queue.name} is not bound to {sorted(unknown)}; the topology must bind what is handled")
+
+    # --- what ops see -----------------------------------------------------------------------------------------
+
+    def status(self) -> dict:
+        """Whether this consumer is taking messages; one that holds a message far too long says it is stuck."""
+        since = self._in_hand_since
+        in_hand = time.monotonic() - since if since is not None else 0.0
+        stuck = in_hand > self.stuck_after
+        status: dict = {"consuming": self.ready.is_set() and not stuck, "stuck": stuck}
+        if stuck:
+            status["stuck_for_seconds"] = round(in_hand, 1)
+        if self._last_handled is not None:
+            event_type, event_id, at = self._last_handled
+            status["last_handled"] = {"type": event_type, "event_id": event_id, "at": at.isoformat()}
+        return status
+
+    # --- kombu's ConsumerMixin --------------------------------------------------------------------------------
 
     def get_consumers(self, Consumer, channel):
         declare_topology(channel, self.topology)
@@ -72,7 +121,6 @@ class EventConsumer(ConsumerMixin):
         ]
 
     def on_consume_ready(self, connection, channel, consumers, **kwargs):
-        self._dead_letters = Producer(connection.channel(), exchange=dead_letter_exchange(self.topology))
         log.info("consuming %s", self.queue_spec.name)
         self.ready.set()
 
@@ -86,7 +134,7 @@ class EventConsumer(ConsumerMixin):
         self.ready.clear()
         if self.should_stop:
             raise _Stopping() from exc
-        log.warning("broker unreachable for %s (%s); retrying in %.1fs", self.queue_spec.name, exc, interval)
+        log.warning("broker unreachable for %s (%s); retrying in %.1fs", self.queue_spec.name, describe(exc), interval)
 
     def run_until_stopped(self) -> None:
         try:
@@ -95,29 +143,45 @@ class EventConsumer(ConsumerMixin):
             pass
         finally:
             self.ready.clear()
+            if self._delay is not None:
+                self._delay.stop()
+            self._forwarder.close()
             log.info("stopped consuming %s", self.queue_spec.name)
 
     def stop(self) -> None:
         self.should_stop = True
 
-    def _on_message(self, message) -> None:
-        outcome = self._handle(message)
-        if outcome is None:
-            message.ack()
-        else:
-            self._dead_letter(message, outcome)
+    # --- one message ------------------------------------------------------------------------------------------
 
-    def _handle(self, message) -> str | None:
-        """Run the handler; return None when done, or the reason the message must be dead-lettered."""
+    def _on_message(self, message) -> None:
+        self._in_hand_since = time.monotonic()
+        try:
+            try:
+                event = self._handle(message)
+            except _Poison as poison:
+                self._dead_letter(message, str(poison))
+            except _Transient as failure:
+                self._retry_later(message, str(failure))
+            else:
+                message.ack()
+                self._last_handled = (event.type, event.event_id, datetime.now(timezone.utc))
+        finally:
+            self._in_hand_since = None
+
+    def _handle(self, message) -> Event:
+        """Run the handler and return the event it handled; raise _Poison or _Transient otherwise."""
         if message.content_type not in ("application/json", None, ""):
-            return f"content type {message.content_type!r} is not application/json"
+            raise _Poison(f"content type {message.content_type!r} is not application/json")
         try:
             event = from_json(message.body)
         except InvalidEvent as exc:
-            return str(exc)
+            raise _Poison(str(exc)) from exc
+        routing_key = self._original_routing_key(message)
+        if routing_key != event.type:
+            raise _Poison(f"sent with routing key {routing_key!r} but its type is {event.type}")
         handler = self.handlers.get(event.type)
         if handler is None:
-            return f"{self.queue_spec.name} has no handler for {event.type}"
+            raise _Poison(f"{self.queue_spec.name} has no handler for {event.type}")
         retrying = Retrying(
             stop=stop_after_attempt(self.retry.attempts),
             wait=wait_exponential(multiplier=self.retry.initial_delay, max=self.retry.max_delay),
@@ -128,49 +192,92 @@ class EventConsumer(ConsumerMixin):
                 event.type,
                 event.event_id,
                 state.attempt_number,
-                state.outcome.exception(),
+                describe(state.outcome.exception()),
             ),
         )
         try:
             retrying(handler, event)
         except PoisonMessage as exc:
-            return f"refused: {exc}"
+            raise _Poison(f"refused: {exc}") from exc
         except Exception as exc:
-            log.exception("%s %s failed after %d attempts", event.type, event.event_id, self.retry.attempts)
-            return f"failed after {self.retry.attempts} attempts: {type(exc).__name__}: {exc}"
+            raise _Transient(describe(exc)) from exc
         log.info("handled %s %s", event.type, event.event_id)
-        return None
+        return event
 
-    def _dead_letter(self, message, reason: str) -> None:
-        reason = reason[:1000]
-        log.error(
-            "dead-lettering message %s from %s: %s",
+    def _original_routing_key(self, message) -> str | None:
+        """The key the event was published with; a retried or replayed message comes back under the queue's name."""
+        key = message.delivery_info.get("routing_key")
+        original = (message.headers or {}).get(ORIGINAL_ROUTING_KEY_HEADER)
+        if key == self.queue_spec.name and isinstance(original, str):
+            return original
+        return key
+
+    def _retry_later(self, message, failure: str) -> None:
+        history = FailureHistory.after_failure(message.headers, self._clock())
+        delay = self.retry.delay_before_next_round(history, self._clock())
+        if delay is None:
+            waited = self._clock() - history.first_failed_at
+            self._dead_letter(message, f"still failing after {waited:.0f}s of retries: {failure}", history=history)
+            return
+        log.warning(
+            "%s from %s failed (%s); round %d, next in %.0fs",
             message.properties.get("message_id"),
             self.queue_spec.name,
-            reason,
+            failure,
+            history.rounds,
+            delay,
         )
+        headers = {**self._forwarded_headers(message), **history.headers(failure)}
+        if self._delay is None:
+            self._forward(message, DEFAULT_EXCHANGE, self.queue_spec.retry_queue, headers, expiration=delay)
+        else:
+            self._delay.later(delay, lambda: self._send(message, DEFAULT_EXCHANGE, self.queue_spec.name, headers))
+            message.ack()
+
+    def _dead_letter(self, message, reason: str, history: FailureHistory | None = None) -> None:
+        reason = reason[:1000]
+        log.error("dead-lettering %s from %s: %s", message.properties.get("message_id"), self.queue_spec.name, reason)
+        headers = {**self._forwarded_headers(message), REASON_HEADER: reason}
+        if history is not None:
+            headers.update(history.headers(reason))
+        self._forward(message, dead_letter_exchange(self.topology), self.queue_spec.name, headers, poison=True)
+
+    def _forwarded_headers(self, message) -> dict:
         headers = dict(message.headers or {})
-        headers[REASON_HEADER] = reason
-        headers["x-original-routing-key"] = message.delivery_info.get("routing_key")
-        headers["x-original-queue"] = self.queue_spec.name
-        body = message.body if isinstance(message.body, bytes) else str(message.body).encode("utf-8")
+        headers[ORIGINAL_ROUTING_KEY_HEADER] = self._original_routing_key(message)
+        headers[ORIGINAL_QUEUE_HEADER] = self.queue_spec.name
+        return headers
+
+    def _forward(self, message, exchange, routing_key: str, headers: dict, *, poison: bool = False, **extra) -> None:
+        """Copy the message elsewhere and ack it once the broker confirmed the copy."""
         try:
-            self._dead_letters.publish(
-                body,
-                routing_key=self.queue_spec.name,
-                headers=headers,
-                content_type=message.content_type or "application/octet-stream",
-                content_encoding=message.content_encoding or "binary",
-                delivery_mode=2,
-                mandatory=True,
-                message_id=message.properties.get("message_id"),
-                confirm_timeout=5.0,
-            )
-        except self.connection.connection_errors:
-            raise  # the runner reconnects and the broker redelivers the message
-        except Exception:
-            # The queue's own dead-letter exchange still keeps it, without our reason.
-            log.exception("publishing to the dead-letter queue failed; rejecting instead")
-            message.reject(requeue=False)
+            self._send(message, exchange, routing_key, headers, **extra)
+        except PublishFailed as exc:
+            if poison:
+                # The queue's own dead-letter exchange still keeps it, without our reason.
+                log.error("forwarding to the dead-letter queue failed (%s); rejecting instead", describe(exc))
+                message.reject(requeue=False)
+            else:
+                # Not lost: back to the queue, after a pause so that a broker refusing copies is not hammered.
+                log.error("forwarding to the retry queue failed (%s); requeueing", describe(exc))
+                time.sleep(FORWARD_FAILED_PAUSE)
+                message.requeue()
             return
         message.ack()
+
+    def _send(self, message, exchange, routing_key: str, headers: dict, **extra) -> None:
+        body = message.body if isinstance(message.body, bytes) else str(message.body).encode("utf-8")
+        properties = {
+            key: message.properties[key] for key in ("correlation_id", "type") if message.properties.get(key)
+        }
+        self._forwarder.send(
+            body,
+            exchange=exchange,
+            routing_key=routing_key,
+            message_id=message.properties.get("message_id") or "",
+            headers=headers,
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary",
+            **properties,
+            **extra,
+        )

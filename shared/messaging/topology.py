@@ -27,6 +27,15 @@ class QueueSpec:
         return f"{self.name}.dlq"
 
     @property
+    def retry_queue(self) -> str:
+        """Where an event that failed for a passing reason waits out its delay before it comes back to this queue.
+
+        Nobody consumes it: each message carries its own delay as a TTL, and on expiry the broker dead-letters it
+        straight back to this queue (through the default exchange, so no other queue gets it a second time).
+        """
+        return f"{self.name}.retry"
+
+    @property
     def routing_keys(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.binds)
 

@@ -20,9 +20,10 @@ from shared.messaging.topology import TRANSPORT_QUEUE
 
 pytestmark = pytest.mark.integration
 
-FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0.05, max_delay=0.1)
+FAST_RETRY = RetryPolicy(attempts=3, initial_delay=0.05, max_delay=0.1, delays=(0.3, 0.6), window=600)
 QUEUE = "transport.events"
 DLQ = "transport.events.dlq"
+RETRY_QUEUE = "transport.events.retry"
 
 
 @dataclass
@@ -223,22 +224,29 @@ def test_a_handler_failing_twice_with_a_transient_error_then_succeeding_is_acked
     assert message_count(broker_url, DLQ) == 0
 
 
-def test_a_handler_that_always_fails_is_dead_lettered_after_exactly_the_allowed_attempts_naming_the_failure(
+def test_a_handler_still_failing_when_the_retry_window_has_passed_is_dead_lettered_naming_the_failure_by_type_only(
     broker_url,
 ):
-    handler = FakeHandler(failures=[RuntimeError("chair registry unreachable")] * 10)
-    consumer = transport_consumer(broker_url, handler)
+    handler = FakeHandler(failures=[RuntimeError("chair registry unreachable for Ann Lee")] * 1000)
+    policy = RetryPolicy(attempts=2, initial_delay=0.05, max_delay=0.1, delays=(0.2,), window=1.5)
+    consumer = transport_consumer(broker_url, handler, retry=policy)
     dlq = QueueReader(broker_url, DLQ)
     with running(consumer, name="consumer"):
         wait_until_ready(consumer)
         event = publish_event(broker_url)
-        dead = dlq.wait_for_count(1, what="the failing event reaching the dead-letter queue")
+        dead = dlq.wait_for_count(1, what="the failing event reaching the dead-letter queue after its window")
 
-    assert len(handler.calls_for(event.event_id)) == FAST_RETRY.attempts
+    calls = len(handler.calls_for(event.event_id))
+    assert calls >= 2 * 3, f"several rounds of {policy.attempts} attempts were made before giving up, not {calls}"
     assert dead[0].properties.message_id == event.event_id
-    assert f"failed after {FAST_RETRY.attempts} attempts" in dead[0].reason
-    assert "RuntimeError: chair registry unreachable" in dead[0].reason
+    assert dead[0].reason.startswith("still failing after ")
+    assert "RuntimeError" in dead[0].reason
+    assert "Ann Lee" not in repr(dead[0].headers), "a failure is named by its type, never by its text"
+    assert dead[0].headers["x-original-routing-key"] == "session.booked"
+    assert dead[0].headers["x-retry-rounds"] >= 3
+    assert from_json(dead[0].body).event_id == event.event_id, "the dead letter is the event itself, intact"
     assert message_count(broker_url, QUEUE) == 0
+    assert message_count(broker_url, RETRY_QUEUE) == 0
     assert handler.handled == []
 
 
