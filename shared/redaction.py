@@ -2,8 +2,13 @@
 
 An exception's message may carry what it was working on: a database error its statement's parameters or a row's
 values (PostgreSQL's DETAIL), a template error the text it rendered. Logs, error bodies, events and dead-letter
-headers name failures by their type, their chain of causes and, for a database, its SQLSTATE code: never the message.
+headers name failures by their type, their chain of causes and, for a database, its SQLSTATE code or SQLite's
+result code: never the message. Tracebacks keep their frames (file, line, function, source line), which are code.
 """
+import traceback
+
+CAUSE = "The above exception was the direct cause of the following exception:"
+CONTEXT = "During handling of the above exception, another exception occurred:"
 
 
 def describe(exc: BaseException) -> str:
@@ -13,18 +18,53 @@ def describe(exc: BaseException) -> str:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(parts) < 5:
         seen.add(id(current))
-        part = type(current).__name__
-        code = _sqlstate(current)
-        if code:
-            part += f" (sqlstate {code})"
-        parts.append(part)
+        parts.append(_name(current, type(current).__name__))
         current = current.__cause__ or current.__context__
     return " <- ".join(parts)
 
 
-def _sqlstate(exc: BaseException) -> str | None:
+def format_traceback(exc: BaseException) -> str:
+    """The traceback Python would print, every exception of the chain named by its type and code, never its message."""
+    sections = []
+    for link, relation in reversed(_chain(exc)):
+        frames = "".join(traceback.StackSummary.extract(traceback.walk_tb(link.__traceback__)).format())
+        qualified = f"{type(link).__module__}.{type(link).__qualname__}".removeprefix("builtins.")
+        section = f"Traceback (most recent call last):\n{frames}" if frames else ""
+        sections.append(section + _name(link, qualified))
+        if relation:
+            sections.append(f"\n{relation}\n")
+    return "\n".join(sections)
+
+
+def _chain(exc: BaseException) -> list[tuple[BaseException, str | None]]:
+    """The exception, then what it was raised from or while handling, each with the sentence that links it onward."""
+    links: list[tuple[BaseException, str | None]] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    relation: str | None = None
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        links.append((current, relation))
+        if current.__cause__ is not None:
+            current, relation = current.__cause__, CAUSE
+        elif current.__context__ is not None and not current.__suppress_context__:
+            current, relation = current.__context__, CONTEXT
+        else:
+            current = None
+    return links
+
+
+def _name(exc: BaseException, type_name: str) -> str:
+    code = _code(exc)
+    return f"{type_name} ({code})" if code else type_name
+
+
+def _code(exc: BaseException) -> str | None:
     for candidate in (exc, getattr(exc, "orig", None)):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if isinstance(code, str) and code.isalnum() and len(code) == 5:
-            return code
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(state, str) and state.isalnum() and len(state) == 5:
+            return f"sqlstate {state}"
+        name = getattr(candidate, "sqlite_errorname", None)
+        if isinstance(name, str) and name.startswith("SQLITE_") and name.replace("_", "").isalnum():
+            return name
     return None

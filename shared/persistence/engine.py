@@ -20,13 +20,18 @@ def normalized_url(url: str | URL) -> URL:
 
 
 def create_database_engine(url: str | URL, *, schema: str) -> Engine:
-    """An engine for one service; on PostgreSQL its tables live in ``schema`` so services may share a database."""
+    """An engine for one service; on PostgreSQL its tables live in ``schema`` so services may share a database.
+
+    Both hide a statement's parameters from the errors they raise: those are a patient's name, phone, a message's
+    text, and an error's text may reach a log line.
+    """
     url = normalized_url(url)
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url)
     if url.get_backend_name() == "postgresql":
         return create_engine(
             url,
+            hide_parameters=True,
             pool_pre_ping=True,
             pool_size=10,
             max_overflow=10,
@@ -37,9 +42,10 @@ def create_database_engine(url: str | URL, *, schema: str) -> Engine:
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
+    # A "file:" URI (uri=true, e.g. ?mode=ro) names a file that must already exist, and is no path to create.
+    if url.database and url.database != ":memory:" and not url.query.get("uri"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):

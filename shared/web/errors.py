@@ -1,11 +1,21 @@
-"""Every error an API answers is JSON: ``{"errors": {field: [messages]}}``."""
+"""Every error an API answers is JSON: ``{"errors": {field: [messages]}}``.
+
+An unexpected failure is answered and logged without its message, which may hold the data it was handling (a
+statement's parameters): by its type, its SQLSTATE and its traceback's frames.
+"""
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
+from shared.persistence.errors import database_unavailable
+from shared.redaction import describe, format_traceback
+
 log = logging.getLogger(__name__)
+
+# Long enough for a restarting database or a failover, short enough that a client's retry finds it back.
+RETRY_AFTER_SECONDS = 5
 
 
 def refusal(status: int, reason: str, message: str):
@@ -38,5 +48,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error")
+        if database_unavailable(exc):
+            log.warning("%s: the database is unavailable: %s", request.endpoint, describe(exc))
+            response = jsonify(error_body("_server", "The database is unavailable; try again shortly."))
+            response.status_code = 503
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        # The traceback is part of the message, not exc_info, so that no formatter can add the exception's text.
+        log.error("%s failed: %s\n%s", request.endpoint, describe(exc), format_traceback(exc))
         return jsonify(error_body("_server", "Internal error; it has been logged.")), 500

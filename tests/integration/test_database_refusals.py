@@ -1,0 +1,249 @@
+"""A database that refuses work or cannot be reached: a 503 to retry, and no patient data in any log line or answer.
+
+Each test gives the patient details no other text holds, then searches every captured log record (its message, and
+the record as the product's formatter prints it, tracebacks included) and every answer for them.
+"""
+import logging
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from infrastructure import POSTGRES_ADMIN_DB, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, Database
+from integration.helpers import CLOSED_PORT_URL, BrokerProxy, session_booked
+from services.notifications.adapters import tables as notification_tables
+from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
+from services.notifications.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
+from services.notifications.domain.contacts import ClinicFacts, Contact
+from services.notifications.handlers import send_preparation_instructions
+from services.scheduler.adapters.clinic_config import load_clinic
+from services.scheduler.bootstrap import bootstrap
+from shared.logging_setup import FORMAT, RedactingFormatter
+from shared.persistence.engine import create_database_engine
+from shared.persistence.errors import database_unavailable
+from shared.persistence.service_database import open_service_database
+from shared.redaction import describe, format_traceback
+from shared.settings import Settings
+from unit.fakes_services import FakeDirectory, RecordingGateway
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "refusals-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NAME = "Philippa Quorndon-Vasquez"
+PHONE = "+14155550187"
+EMAIL = "philippa.quorndon@example.org"
+PATIENT = {"name": NAME, "phone": PHONE, "email": EMAIL, "preferred_channel": "email"}
+# Every piece of the patient's details, and the words that would show a message's text had leaked.
+SECRETS = (NAME, "Philippa", "Quorndon", PHONE, "4155550187", EMAIL, "Hello", "Please arrive by")
+UNAVAILABLE = {"errors": {"_server": ["The database is unavailable; try again shortly."]}}
+
+
+@pytest.fixture(autouse=True)
+def _default_clinic(monkeypatch):
+    monkeypatch.delenv("CLINIC_CONFIG", raising=False)
+
+
+@pytest.fixture
+def captured(caplog):
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+def scheduler_client(database_url: str):
+    settings = Settings(
+        service="scheduler",
+        broker_url=CLOSED_PORT_URL,  # no relay runs: registering only writes to the database
+        database_url=database_url,
+        port=0,
+        service_token=TOKEN,
+        scheduler_url="http://127.0.0.1:1",
+    )
+    return bootstrap(settings, clinic=load_clinic(), clock=lambda: NOW).app.test_client()
+
+
+def admin():
+    return psycopg.connect(
+        host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=POSTGRES_ADMIN_DB, autocommit=True
+    )
+
+
+def make_read_only(database_url: str) -> None:
+    """As a failover to a standby or a full disk would: every transaction from now on refuses to write."""
+    name = make_url(database_url).database
+    with admin() as connection:
+        connection.execute(f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+        # Pooled connections keep the setting they started with; dropped, they reconnect read-only.
+        connection.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+
+
+def leaks(records: list[logging.LogRecord], *texts: str) -> list[str]:
+    """Each place a record shows one of ``texts``: in its message, or as the product prints it."""
+    formatter = RedactingFormatter(FORMAT)
+    found = []
+    for record in records:
+        for shown in (record.getMessage(), formatter.format(record)):
+            found += [f"{record.name}: {text!r} in {shown!r}" for text in texts if text in shown]
+    return found
+
+
+def assert_unavailable(response) -> None:
+    assert response.status_code == 503, response.get_data(as_text=True)
+    assert response.headers["Retry-After"] == "5"
+    assert response.get_json() == UNAVAILABLE
+
+
+def the_one_warning_naming_the_route(records, endpoint: str) -> str:
+    """The error handler's only line about the request, which must name the route."""
+    lines = [r for r in records if r.name == "shared.web.errors"]
+    assert [(r.levelno, r.getMessage().split(":")[0]) for r in lines] == [(logging.WARNING, endpoint)]
+    return lines[0].getMessage()
+
+
+def test_both_engines_keep_a_statement_s_parameters_out_of_its_errors(database_url):
+    engine = create_database_engine(database_url, schema="public")
+
+    with pytest.raises(DBAPIError) as failed:
+        with engine.begin() as connection:
+            statement = text("INSERT INTO nowhere (name, phone) VALUES (:name, :phone)")
+            connection.execute(statement, {"name": NAME, "phone": PHONE})
+    engine.dispose()
+
+    assert "INSERT INTO nowhere" in str(failed.value), "the statement itself is code, and stays"
+    assert NAME not in str(failed.value)
+    assert PHONE not in str(failed.value)
+
+
+# --- the scheduler's API ------------------------------------------------------------------------------------------
+
+
+def test_registering_a_patient_on_a_read_only_postgresql_database_answers_503_and_logs_no_patient_detail(
+    postgres_url, captured
+):
+    client = scheduler_client(postgres_url)
+    make_read_only(postgres_url)
+
+    response = client.post("/api/patients", json=PATIENT, headers=AUTH)
+
+    assert_unavailable(response)
+    assert leaks(captured.records, *SECRETS) == []
+    warning = the_one_warning_naming_the_route(captured.records, "scheduler_api.register_patient")
+    assert "sqlstate 25006" in warning, "the log still says what failed"
+
+
+def test_registering_a_patient_on_a_read_only_sqlite_database_answers_503_and_logs_no_patient_detail(
+    tmp_path, captured
+):
+    path = tmp_path / "scheduler.sqlite3"
+    scheduler_client(f"sqlite:///{path}")  # creates and migrates the file
+    client = scheduler_client(f"sqlite:///file:{path}?mode=ro&uri=true")
+
+    response = client.post("/api/patients", json=PATIENT, headers=AUTH)
+
+    assert_unavailable(response)
+    assert leaks(captured.records, *SECRETS) == []
+    warning = the_one_warning_naming_the_route(captured.records, "scheduler_api.register_patient")
+    assert "SQLITE_READONLY" in warning, "the log still says what failed"
+
+
+@pytest.fixture
+def proxied_postgres(postgres_server):
+    """A database of its own behind a TCP forwarder that the test can cut: a server that cannot be reached."""
+    proxy = BrokerProxy(target=(POSTGRES_HOST, POSTGRES_PORT))
+    with Database() as database:
+        yield proxy, str(make_url(database.url).set(host="127.0.0.1", port=proxy.port))
+        proxy.close()
+
+
+def test_a_postgresql_server_that_cannot_be_reached_is_a_503_for_writes_and_reads(proxied_postgres, captured):
+    proxy, url = proxied_postgres
+    client = scheduler_client(url)
+    patient_id = client.post("/api/patients", json=PATIENT, headers=AUTH).get_json()["id"]
+    proxy.down()
+
+    registering = client.post("/api/patients", json=PATIENT, headers=AUTH)
+    reading = client.get(f"/api/patients/{patient_id}", headers=AUTH)
+
+    assert_unavailable(registering)
+    assert_unavailable(reading)
+    assert leaks(captured.records, *SECRETS) == []
+
+
+@pytest.fixture
+def closed_database(postgres_url):
+    """A database that refuses every new connection, as one being restored or moved does."""
+    name = make_url(postgres_url).database
+    yield postgres_url, name
+    with admin() as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')  # so that the fixture can drop it
+
+
+def test_a_postgresql_database_that_refuses_connections_is_a_503(closed_database, captured):
+    url, name = closed_database
+    client = scheduler_client(url)
+    with admin() as connection:
+        connection.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    response = client.post("/api/patients", json=PATIENT, headers=AUTH)
+
+    assert_unavailable(response)
+    assert leaks(captured.records, *SECRETS) == []
+    the_one_warning_naming_the_route(captured.records, "scheduler_api.register_patient")
+
+
+# --- the notifications service's use case ------------------------------------------------------------------------
+
+CLINIC = ClinicFacts(
+    name="Riverside Ketamine Clinic",
+    time_zone=ZoneInfo("America/New_York"),
+    treatment_labels={"iv_infusion": "IV ketamine infusion"},
+    arrival_lead=timedelta(minutes=15),
+)
+
+
+def test_a_message_that_cannot_be_stored_on_a_read_only_database_leaves_its_text_in_no_error_and_no_log_line(
+    postgres_url, captured
+):
+    engine, _relay = open_service_database(
+        service="notifications",
+        database_url=postgres_url,
+        broker_url=CLOSED_PORT_URL,
+        migrations=NOTIFICATION_MIGRATIONS,
+        tables=notification_tables.messaging,
+    )
+    event = session_booked()
+    contact = Contact(event.data["patient_id"], NAME, PHONE, EMAIL, preferred_channel="email")
+    gateway = RecordingGateway()
+    make_read_only(postgres_url)
+
+    with pytest.raises(Exception) as raised:
+        send_preparation_instructions(
+            event,
+            uow_factory=lambda: NotificationsUnitOfWork(engine, notification_tables.messaging, "notifications"),
+            directory=FakeDirectory(CLINIC, contact),
+            gateway=gateway,
+            clock=lambda: NOW,
+        )
+    # As a library or a consumer that knows nothing of patients would log what it caught.
+    library = logging.getLogger("some.library")
+    library.error("handler failed: %s", raised.value)
+    library.error("handler failed", exc_info=raised.value)
+    library.error(raised.value)
+
+    failure = raised.value
+    assert database_unavailable(failure), describe(failure)
+    assert gateway.message_ids == [], "nothing is sent that was not stored first"
+    assert [text for text in SECRETS if text in str(failure)] == [], "the engine hides the statement's parameters"
+    assert [text for text in SECRETS if text in describe(failure) + format_traceback(failure)] == []
+    assert leaks(captured.records, *SECRETS) == []
+    assert len(captured.records) >= 3
