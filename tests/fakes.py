@@ -1,4 +1,9 @@
 """Hand-written fakes for unit tests: units of work that keep everything in memory."""
+import copy
+from typing import Callable
+
+from services.scheduler.domain.schedule import Occupancy
+from services.scheduler.domain.sessions import HOLDING_STATUSES
 from shared.contract import Event
 
 
@@ -60,3 +65,67 @@ class FakeUnitOfWork:
     @property
     def published(self) -> list[Event]:
         return self.outbox.events
+
+
+class FakeSessionRepository:
+    """The scheduler's sessions in memory, keeping copies so that only ``save`` changes what is stored.
+
+    ``get_for_update`` stands for the row lock: a concurrent change to the session is waited for there, so a test
+    may hand it ``concurrent_change``, which lands on the stored session just before the locked read returns, as a
+    winner that committed while this unit of work waited would. ``calls`` records the order in which locks were taken.
+    """
+
+    def __init__(self, *sessions, calls: list[str] | None = None):
+        self._stored = {session.id: copy.deepcopy(session) for session in sessions}
+        self.calls = [] if calls is None else calls
+        self.concurrent_change: Callable | None = None
+
+    def add(self, session) -> None:
+        self._stored[session.id] = copy.deepcopy(session)
+
+    def save(self, session) -> None:
+        self._stored[session.id] = copy.deepcopy(session)
+
+    def get(self, session_id: str):
+        return copy.deepcopy(self._stored.get(session_id))
+
+    def get_for_update(self, session_id: str):
+        self.calls.append(f"lock session {session_id}")
+        if self.concurrent_change is not None and session_id in self._stored:
+            self.concurrent_change(self._stored[session_id])
+            self.concurrent_change = None
+        return self.get(session_id)
+
+    def lock_days(self, days) -> None:
+        self.calls.extend(f"lock day {day.isoformat()}" for day in sorted(set(days)))
+
+    def occupancy_between(self, starts_at, ends_at) -> list:
+        return [
+            Occupancy(s.id, s.chair_id, s.clinician_id, s.starts_at, s.treatment_ends_at, s.chair_free_at)
+            for s in self._stored.values()
+            if s.status in HOLDING_STATUSES and s.starts_at < ends_at and s.chair_free_at > starts_at
+        ]
+
+    def blocks_of_patient(self, patient_id: str) -> list:
+        return [s.block for s in self._stored.values() if s.patient_id == patient_id and s.status in HOLDING_STATUSES]
+
+
+class FakePatientRepository:
+    """Patients, each with an intake done, in memory; ``lock`` records itself in the shared ``calls``."""
+
+    def __init__(self, *patient_ids: str, calls: list[str] | None = None):
+        self._patient_ids = set(patient_ids)
+        self.calls = [] if calls is None else calls
+        self.intakes: list = []
+
+    def get(self, patient_id: str):
+        return patient_id if patient_id in self._patient_ids else None
+
+    def lock(self, patient_id: str) -> None:
+        self.calls.append(f"lock patient {patient_id}")
+
+    def intake_completed(self, patient_id: str, *, by) -> bool:
+        return patient_id in self._patient_ids
+
+    def add_intake(self, intake) -> None:
+        self.intakes.append(intake)

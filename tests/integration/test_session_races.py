@@ -184,7 +184,7 @@ def replay(events) -> list[dict]:
     """The session's state after each event, checking that each one could follow the one before it."""
     booked, *changes = events
     assert booked.type == "session.booked", [e.type for e in events]
-    state = {"status": "booked", "starts_at": booked.data["starts_at"], "recovery_ends_at": booked.data["recovery_ends_at"]}
+    state = {"status": "booked", **{key: booked.data[key] for key in ("starts_at", "recovery_ends_at")}}
     states = [dict(state)]
     for event in changes:
         assert event.type in ALLOWED_IN[state["status"]], (

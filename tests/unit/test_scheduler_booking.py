@@ -3,9 +3,11 @@ from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from services.scheduler.adapters.repositories import _conflicts_as_concurrent_change
 from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
-from services.scheduler.domain.errors import InvalidRequest, Refused
+from services.scheduler.domain.errors import ConcurrentChange, InvalidRequest, Refused
 from services.scheduler.domain.schedule import PatientRecord, Placement, Schedule
 from services.scheduler.domain.sessions import (
     NO_RIDE,
@@ -212,3 +214,28 @@ def test_a_booked_event_outside_a_series_says_so_with_a_null_series_id():
     _, events = booked()
 
     assert events[0].data["series_id"] is None
+
+
+# --- a booking that loses a race ------------------------------------------------------------------------------------
+
+
+class ExclusionViolation(Exception):
+    """What psycopg raises for a refused overlap: the message quotes the conflicting rows' values (DETAIL)."""
+
+    sqlstate = "23P01"
+
+
+def test_a_booking_that_lost_a_race_is_described_by_its_sqlstate_without_the_rows_the_database_quoted():
+    detail = ('conflicting key value violates exclusion constraint "sessions_patient_not_double_booked"\n'
+              "DETAIL:  Key (patient_id, tstzrange(starts_at, recovery_ends_at))=(patient-1, "
+              '["2027-01-05 14:00:00+00","2027-01-05 15:30:00+00")) conflicts with existing key')
+    error = IntegrityError("INSERT INTO sessions ...", {"patient_id": "patient-1"}, ExclusionViolation(detail))
+
+    with pytest.raises(ConcurrentChange) as lost:
+        with _conflicts_as_concurrent_change():
+            raise error
+
+    described = str(lost.value)
+    assert "23P01" in described and "IntegrityError" in described
+    for leaked in ("patient-1", "2027-01-05", "DETAIL", "INSERT"):
+        assert leaked not in described

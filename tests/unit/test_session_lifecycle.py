@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from fakes import FakePatientRepository, FakeSessionRepository, FakeUnitOfWork
+from services.scheduler import handlers
 from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 from services.scheduler.domain.errors import InvalidRequest, Refused
 from services.scheduler.domain.schedule import Placement
@@ -413,3 +415,96 @@ def test_a_second_reschedule_reports_the_first_reschedules_time_as_previous():
 
     assert events[0].data["previous_starts_at"] == first.starts_at
     assert events[0].data["starts_at"] == second.starts_at
+
+
+# --- the use cases: one change at a time per session ----------------------------------------------------------------
+
+RESCHEDULED_START = START + timedelta(days=2, hours=2)  # Thursday 12:00 in New York
+# Each use case with arguments its step's own rules accept, so that only the session's status can refuse it.
+CHANGES = {
+    Step.RESCHEDULE: lambda uow: handlers.reschedule_session(
+        "session-1", starts_at=RESCHEDULED_START, uow=uow, clinic=CLINIC, now=BOOKED_AT),
+    Step.CANCEL: lambda uow: handlers.cancel_session(
+        "session-1", reason=CancelReason.PATIENT_UNWELL, uow=uow, clinic=CLINIC, now=START - timedelta(minutes=10)),
+    Step.CHECK_IN: lambda uow: handlers.check_in(
+        "session-1", uow=uow, clinic=CLINIC, now=START - timedelta(minutes=15)),
+    Step.START_TREATMENT: lambda uow: handlers.start_treatment("session-1", uow=uow, now=START + timedelta(minutes=2)),
+    Step.DISCHARGE: lambda uow: handlers.discharge(
+        "session-1", at=START + timedelta(minutes=80), uow=uow, clinic=CLINIC, now=START + timedelta(minutes=85)),
+    Step.RECORD_NO_SHOW: lambda uow: handlers.record_no_show("session-1", uow=uow, now=START + timedelta(minutes=30)),
+}
+BEFORE = {
+    Step.RESCHEDULE: SessionStatus.BOOKED,
+    Step.CANCEL: SessionStatus.BOOKED,
+    Step.CHECK_IN: SessionStatus.BOOKED,
+    Step.START_TREATMENT: SessionStatus.CHECKED_IN,
+    Step.DISCHARGE: SessionStatus.IN_TREATMENT,
+    Step.RECORD_NO_SHOW: SessionStatus.BOOKED,
+}
+
+
+def unit_of_work(session: Session) -> FakeUnitOfWork:
+    calls: list[str] = []
+    return FakeUnitOfWork(
+        sessions=FakeSessionRepository(session, calls=calls), patients=FakePatientRepository("patient-1", calls=calls)
+    )
+
+
+@pytest.mark.parametrize("step", list(CHANGES), ids=[s.value for s in CHANGES])
+def test_every_change_to_a_session_first_reads_it_through_the_row_lock(step):
+    uow = unit_of_work(session_in(BEFORE[step]))
+
+    answered = CHANGES[step](uow)
+
+    assert uow.sessions.calls[0] == "lock session session-1"
+    assert uow.sessions.get("session-1") == answered
+    assert answered.status is TRANSITIONS[BEFORE[step]][step]
+    assert [e.type for e in uow.published] == [EVENT_OF[step]]
+
+
+def test_a_reschedule_locks_the_session_then_the_patient_then_the_clinic_day_so_that_no_two_changes_deadlock():
+    uow = unit_of_work(booked())
+
+    CHANGES[Step.RESCHEDULE](uow)
+
+    assert uow.sessions.calls == ["lock session session-1", "lock patient patient-1", "lock day 2027-01-07"]
+
+
+# (the step asked, what a concurrent change stored while this one waited for the lock, the status it left)
+LOST_RACES = [
+    (Step.RESCHEDULE, Step.CANCEL, SessionStatus.CANCELLED),
+    (Step.CHECK_IN, Step.CANCEL, SessionStatus.CANCELLED),
+    (Step.CANCEL, Step.RECORD_NO_SHOW, SessionStatus.NO_SHOW),
+    (Step.RECORD_NO_SHOW, Step.CHECK_IN, SessionStatus.CHECKED_IN),
+    (Step.START_TREATMENT, Step.CANCEL, SessionStatus.CANCELLED),
+    (Step.DISCHARGE, Step.DISCHARGE, SessionStatus.DISCHARGED),
+]
+
+
+@pytest.mark.parametrize(
+    "step, concurrent, left", LOST_RACES, ids=[f"{a.value}-after-{b.value}" for a, b, _ in LOST_RACES]
+)
+def test_a_change_that_a_concurrent_one_made_impossible_is_refused_and_stores_nothing(step, concurrent, left):
+    uow = unit_of_work(session_in(BEFORE[step]))
+    uow.sessions.concurrent_change = STEPS[concurrent]
+
+    with pytest.raises(Refused) as refused:
+        CHANGES[step](uow)
+
+    assert refused.value.reason == "transition_not_allowed"
+    assert uow.sessions.get("session-1").status is left
+    assert uow.published == [] and uow.committed == 0
+    assert uow.patients.intakes == []
+
+
+def test_a_reschedule_that_waited_for_another_names_the_time_that_one_stored_as_previous():
+    uow = unit_of_work(booked())
+    uow.sessions.concurrent_change = STEPS[Step.RESCHEDULE]
+
+    answered = CHANGES[Step.RESCHEDULE](uow)
+
+    [event] = uow.published
+    assert event.data["previous_starts_at"] == RESCHEDULED_TO.starts_at
+    assert event.data["previous_recovery_ends_at"] == RESCHEDULED_TO.recovery_ends_at
+    assert answered.starts_at == event.data["starts_at"] == RESCHEDULED_START
+    assert uow.sessions.get("session-1") == answered
