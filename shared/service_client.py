@@ -7,13 +7,19 @@ DEFAULT_TIMEOUT = (3.05, 10)
 
 
 class _TimeoutAdapter(HTTPAdapter):
+    def __init__(self, *, timeout: tuple[float, float], **kwargs):
+        self._timeout = timeout
+        super().__init__(**kwargs)
+
     def send(self, request, **kwargs):
         if kwargs.get("timeout") is None:
-            kwargs["timeout"] = DEFAULT_TIMEOUT
+            kwargs["timeout"] = self._timeout
         return super().send(request, **kwargs)
 
 
-def service_session(token: str, *, retries: int = 3, backoff_factor: float = 0.3) -> requests.Session:
+def service_session(
+    token: str, *, retries: int = 3, backoff_factor: float = 0.3, timeout: tuple[float, float] = DEFAULT_TIMEOUT
+) -> requests.Session:
     session = requests.Session()
     retry = Retry(
         total=retries,
@@ -22,7 +28,7 @@ def service_session(token: str, *, retries: int = 3, backoff_factor: float = 0.3
         allowed_methods=frozenset({"GET", "HEAD"}),
         raise_on_status=False,
     )
-    adapter = _TimeoutAdapter(max_retries=retry)
+    adapter = _TimeoutAdapter(max_retries=retry, timeout=timeout)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["Authorization"] = f"Bearer {token}"

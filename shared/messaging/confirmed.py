@@ -78,7 +78,7 @@ class ConfirmedProducer:
                 self._discard_connection()
                 raise PublishFailed(f"{routing_key} {message_id}: {type(exc).__name__}") from exc
             if message_id in self._returned:
-                raise UnroutableEvent(f"no queue is bound for {routing_key!r} (message {message_id})")
+                raise UnroutableEvent(f"no queue is bound for {routing_key} (message {message_id})")
 
     def _ensure_producer(self) -> Producer:
         if self._producer is None:

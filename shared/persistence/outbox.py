@@ -7,6 +7,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.contract import Event, to_json
+from shared.redaction import describe
 from shared.messaging import EventPublisher, OutgoingMessage, PublishFailed, UnroutableEvent
 
 from .types import utcnow
@@ -92,7 +93,7 @@ class OutboxRelay:
                     published = self.publish_pending(publisher)
                 except (PublishFailed, SQLAlchemyError) as exc:
                     backoff = min(max(backoff * 2, 0.5), self._max_backoff)
-                    log.warning("outbox relay paused %.1fs: %s", backoff, exc)
+                    log.warning("outbox relay paused %.1fs: %s", backoff, describe(exc))
                     self._stopping.wait(backoff)
                     continue
                 backoff = 0.0

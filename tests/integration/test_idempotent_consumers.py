@@ -122,7 +122,7 @@ def test_the_same_session_cancelled_event_delivered_twice_cancels_the_ride_once(
         {
             "session_id": session_id,
             "patient_id": booked.data["patient_id"],
-            "reason": "patient unwell",
+            "reason": "patient_unwell",
             "cancelled_at": datetime.now(timezone.utc),
         },
         correlation_id=session_id,

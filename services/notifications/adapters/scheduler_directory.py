@@ -2,29 +2,41 @@
 import threading
 import time
 from datetime import timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import requests
 
+from shared.contract.fields import is_id
 from shared.service_client import service_session
 
 from ..domain.contacts import ClinicFacts, Contact, ContactUnavailable
 
 
+# A message handler waits on the scheduler: each try is short, and only one is repeated at once, so the handler
+# lets go of its message well within the broker's heartbeat; the consumer's retry queue does the patient waiting.
+TIMEOUT = (3.05, 5)
+RETRIES = 1
+
+
 class SchedulerUnavailable(Exception):
-    """The scheduler did not answer usefully; the event is retried, then dead-lettered."""
+    """The scheduler did not answer usefully; the event waits in the retry queue and is tried again."""
 
 
 class SchedulerDirectory:
     def __init__(self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None):
         self._base_url = base_url.rstrip("/")
-        self._session = session or service_session(token)
+        self._session = session or service_session(token, retries=RETRIES, timeout=TIMEOUT)
         self._clinic_ttl = clinic_ttl
         self._clinic: tuple[float, ClinicFacts] | None = None
         self._lock = threading.Lock()
 
     def contact(self, patient_id: str) -> Contact:
-        document = self._get(f"/api/patients/{patient_id}", missing=ContactUnavailable("the scheduler has no such patient"))
+        if not is_id(patient_id):  # the contract refuses such ids already; a path is never built from one
+            raise ContactUnavailable("the patient id is not an id")
+        document = self._get(
+            f"/api/patients/{quote(patient_id, safe='')}", missing=ContactUnavailable("the scheduler has no such patient")
+        )
         return Contact(
             patient_id=document["id"],
             name=document["name"],
