@@ -1,0 +1,113 @@
+"""An outage of a dependency is waited out, not dead-lettered: notifications cannot reach the scheduler's API for
+longer than the old in-handler retries lasted (about 11 s), and the patient still gets their instructions once it is
+back, with nothing in the dead-letter queue and no patient detail in any log line."""
+import logging
+import time
+import uuid
+
+import pytest
+import requests
+
+from integration.helpers import (
+    BrokerProxy,
+    always_open_clinic,
+    eventually,
+    message_count,
+    publish_raw,
+    session_booked_json,
+)
+from services.notifications.bootstrap import bootstrap as bootstrap_notifications
+from services.scheduler.bootstrap import bootstrap as bootstrap_scheduler
+from shared.logging_setup import RedactingFormatter
+from shared.messaging import RetryPolicy
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "outage-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+LONGER_THAN_THE_OLD_RETRIES = 15.0
+POLICY = RetryPolicy(attempts=2, initial_delay=0.1, max_delay=0.2, delays=(1.0, 2.0, 4.0), window=600)
+NAME, PHONE = "Zebedee Quarrington", "+14155550199"
+
+
+def settings(service: str, broker_url: str, database_url: str, scheduler_url: str = "http://127.0.0.1:1") -> Settings:
+    return Settings(
+        service=service,
+        broker_url=broker_url,
+        database_url=database_url,
+        port=0,
+        service_token=TOKEN,
+        scheduler_url=scheduler_url,
+    )
+
+
+@pytest.fixture
+def scheduler(broker_url, tmp_path):
+    runtime = bootstrap_scheduler(
+        settings("scheduler", broker_url, f"sqlite:///{tmp_path / 'scheduler.sqlite3'}"), clinic=always_open_clinic()
+    )
+    runtime.start()
+    yield f"http://127.0.0.1:{runtime.port}"
+    runtime.stop()
+
+
+def test_notifications_waits_out_a_scheduler_outage_and_sends_the_instructions_once_it_is_back(
+    broker_url, scheduler, tmp_path, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    patient = requests.post(f"{scheduler}/api/patients", json={"name": NAME, "phone": PHONE}, headers=AUTH, timeout=10)
+    assert patient.status_code == 201, patient.text
+    patient_id = patient.json()["id"]
+    proxy = BrokerProxy(target=("127.0.0.1", int(scheduler.rsplit(":", 1)[1])))
+    notifications = bootstrap_notifications(
+        settings(
+            "notifications",
+            broker_url,
+            f"sqlite:///{tmp_path / 'notifications.sqlite3'}",
+            scheduler_url=f"http://127.0.0.1:{proxy.port}",
+        ),
+        retry=POLICY,
+    )
+    notifications.start()
+    try:
+        base = f"http://127.0.0.1:{notifications.port}"
+        eventually(lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming")
+        proxy.down()
+        event, body = session_booked_json(session_id=str(uuid.uuid4()), patient_id=patient_id)
+        publish_raw(broker_url, body, message_id=event.event_id)
+        cut_at = time.monotonic()
+        eventually(lambda: proxy.refused_count() >= 6, what="several rounds of attempts failing during the outage")
+        time.sleep(max(0.0, LONGER_THAN_THE_OLD_RETRIES - (time.monotonic() - cut_at)))
+
+        def messages():
+            answer = requests.get(f"{base}/api/messages", params={"session_id": event.data["session_id"]}, headers=AUTH)
+            return answer.json()["messages"]
+
+        assert message_count(broker_url, "notifications.events.dlq") == 0, "an outage does not make an event poison"
+        assert messages() == [], "nothing was sent while the scheduler could not be asked"
+        assert requests.get(f"{base}/healthz", timeout=5).json()["consuming"] is True
+
+        proxy.up()
+        back_at = time.monotonic()
+        sent = eventually(lambda: messages(), what="the instructions once the scheduler is back", deadline=90)
+        print(f"handled {time.monotonic() - back_at:.1f}s after the scheduler came back")
+    finally:
+        notifications.stop()
+        proxy.close()
+
+    assert [m["kind"] for m in sent] == ["preparation_instructions"]
+    assert sent[0]["status"] == "sent"
+    assert message_count(broker_url, "notifications.events.dlq") == 0
+    assert message_count(broker_url, "notifications.events.retry") == 0
+    formatter = RedactingFormatter()
+    for record in caplog.records:
+        line = formatter.format(replace_cached(record))
+        assert NAME not in line and PHONE not in line and "Zebedee" not in line, line
+
+
+def replace_cached(record: logging.LogRecord) -> logging.LogRecord:
+    """A copy without the text another handler may have cached, so the product's formatter renders it afresh."""
+    copy = logging.makeLogRecord(record.__dict__)
+    copy.exc_text = None
+    return copy
