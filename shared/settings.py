@@ -21,6 +21,8 @@ class Settings:
     scheduler_url: str
     host: str = "127.0.0.1"
     log_level: str = "INFO"
+    # How long an event that keeps failing for a passing reason is tried again before it is dead-lettered.
+    retry_window_seconds: float = 3600.0
 
     @classmethod
     def from_environment(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -37,4 +39,17 @@ class Settings:
             scheduler_url=env.get("SCHEDULER_URL", f"http://127.0.0.1:{DEFAULT_PORTS['scheduler']}"),
             host=env.get("HOST", "127.0.0.1"),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            retry_window_seconds=_positive_seconds(env.get("RETRY_WINDOW_SECONDS"), default=3600.0),
         )
+
+
+def _positive_seconds(text: str | None, *, default: float) -> float:
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"RETRY_WINDOW_SECONDS must be a number of seconds, not {text!r}") from None
+    if not value > 0:
+        raise ValueError("RETRY_WINDOW_SECONDS must be more than 0")
+    return value

@@ -36,7 +36,7 @@ def bootstrap(
     gateway: Gateway | None = None,
     directory=None,
     clock: Callable[[], datetime] = utcnow,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy | None = None,
 ) -> ServiceRuntime:
     engine, relay = open_service_database(
         service=SERVICE_NAME,
@@ -56,7 +56,13 @@ def bootstrap(
         gateway or default_gateway(),
         clock,
     )
-    consumer = EventConsumer(settings.broker_url, CLINIC_TOPOLOGY, NOTIFICATIONS_QUEUE, handlers, retry=retry)
+    consumer = EventConsumer(
+        settings.broker_url,
+        CLINIC_TOPOLOGY,
+        NOTIFICATIONS_QUEUE,
+        handlers,
+        retry=retry or RetryPolicy(window=settings.retry_window_seconds),
+    )
     app = create_service_app(
         __name__,
         create_api(uow_factory=uow_factory),

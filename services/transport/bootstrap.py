@@ -25,7 +25,7 @@ def bootstrap(
     *,
     publisher_factory: Callable[[], EventPublisher] | None = None,
     clock: Callable[[], datetime] = utcnow,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy | None = None,
 ) -> ServiceRuntime:
     engine, relay = open_service_database(
         service=SERVICE_NAME,
@@ -40,7 +40,11 @@ def bootstrap(
         return TransportUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify)
 
     consumer = EventConsumer(
-        settings.broker_url, CLINIC_TOPOLOGY, TRANSPORT_QUEUE, event_handlers(uow_factory, clock), retry=retry
+        settings.broker_url,
+        CLINIC_TOPOLOGY,
+        TRANSPORT_QUEUE,
+        event_handlers(uow_factory, clock),
+        retry=retry or RetryPolicy(window=settings.retry_window_seconds),
     )
     app = create_service_app(
         __name__,
