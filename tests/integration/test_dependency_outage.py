@@ -1,6 +1,7 @@
 """An outage of a dependency is waited out, not dead-lettered: notifications cannot reach the scheduler's API for
 longer than the old in-handler retries lasted (about 11 s), and the patient still gets their instructions once it is
-back, with nothing in the dead-letter queue and no patient detail in any log line."""
+back, with nothing in the dead-letter queue and no patient detail in any log line. A database that stays read-only
+past the retry window ends in the dead-letter queue named by its failure, never by the patient's details."""
 import logging
 import time
 import uuid
@@ -10,12 +11,20 @@ import requests
 
 from integration.helpers import (
     BrokerProxy,
+    QueueReader,
     always_open_clinic,
     eventually,
     message_count,
     publish_raw,
+    session_booked,
     session_booked_json,
 )
+from integration.test_database_refusals import CLINIC, EMAIL, SECRETS, leaks, make_read_only
+from integration.test_database_refusals import NAME as PATIENT_NAME
+from integration.test_database_refusals import PHONE as PATIENT_PHONE
+from services.notifications.domain.contacts import Contact
+from shared.contract import to_json
+from unit.fakes_services import FakeDirectory, RecordingGateway
 from services.notifications.bootstrap import bootstrap as bootstrap_notifications
 from services.scheduler.bootstrap import bootstrap as bootstrap_scheduler
 from shared.logging_setup import RedactingFormatter
@@ -111,3 +120,36 @@ def replace_cached(record: logging.LogRecord) -> logging.LogRecord:
     copy = logging.makeLogRecord(record.__dict__)
     copy.exc_text = None
     return copy
+
+
+def test_a_read_only_notifications_database_is_retried_and_its_dead_letter_names_the_failure_but_no_patient_detail(
+    broker_url, postgres_url, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    event = session_booked()
+    contact = Contact(event.data["patient_id"], PATIENT_NAME, PATIENT_PHONE, EMAIL, preferred_channel="email")
+    gateway = RecordingGateway()
+    notifications = bootstrap_notifications(
+        settings("notifications", broker_url, postgres_url),
+        directory=FakeDirectory(CLINIC, contact),
+        gateway=gateway,
+        retry=RetryPolicy(attempts=2, initial_delay=0.1, max_delay=0.2, delays=(0.5,), window=3),
+    )
+    make_read_only(postgres_url)
+    dlq = QueueReader(broker_url, "notifications.events.dlq")
+    notifications.start()
+    try:
+        base = f"http://127.0.0.1:{notifications.port}"
+        eventually(lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming")
+        publish_raw(broker_url, to_json(event), message_id=event.event_id)
+        dead = dlq.wait_for_count(1, what="the event dead-lettered once its retry window is over")
+    finally:
+        notifications.stop()
+
+    reason = dead[0].reason
+    assert reason.startswith("still failing after") and "sqlstate 25006" in reason, reason
+    assert dead[0].headers["x-retry-rounds"] >= 2
+    headers = repr(dead[0].headers)
+    assert [secret for secret in SECRETS if secret in headers] == [], headers
+    assert gateway.message_ids == []
+    assert leaks(caplog.records, *SECRETS) == []
