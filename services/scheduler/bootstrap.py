@@ -2,7 +2,6 @@
 from datetime import datetime
 from pathlib import Path
 
-from flask import jsonify
 from typing import Callable
 
 from shared.messaging import EventPublisher
@@ -11,6 +10,7 @@ from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
+from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
 from .adapters import tables
@@ -49,7 +49,5 @@ def bootstrap(
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, "outbox_pending": relay.pending()},
     )
-    openapi = build_openapi()
-    # Public, like any API's documentation: it describes the routes, not the data behind them.
-    app.add_url_rule("/api/openapi.json", "openapi", lambda: jsonify(openapi))
+    serve_api_reference(app, build_openapi(app, clinic))
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay])

@@ -149,8 +149,9 @@ def python_pattern(pattern: str) -> re.Pattern:
     return re.compile(pattern.replace(r"\p{L}", f"[{re.escape(letters)}]").removesuffix("$") + r"\Z")
 
 
+# Lone surrogates are left out: the server refuses them, the documented patterns cannot name them (SURROGATE_CLASS).
 SAMPLES = [
-    "Ann Lee", " Ann", "Ann\n", "\u200b\u200b", "\u3164", "Ann \u202eeeL", "42", "  ", "", "Zoë", "a\x00", "\ud800",
+    "Ann Lee", " Ann", "Ann\n", "\u200b\u200b", "\u3164", "Ann \u202eeeL", "42", "  ", "", "Zoë", "a\x00", "a\x9f",
     "session-1", "-a", "a.b", "x" * 64, "x" * 65, "\u00a0x", "李", "a\u2028",
 ]
 

@@ -1,4 +1,5 @@
 """HTTP field types of the scheduler's API; ids, text and instants are the shared ones every service uses."""
+import re
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
@@ -12,13 +13,15 @@ CLINIC_ZONE: ContextVar[ZoneInfo] = ContextVar("clinic_zone")
 
 
 class E164Phone(fields.String):
-    """A phone number in E.164 form (+ and country code), checked against the numbering plan."""
+    """A phone number in E.164 form (+ and country code, digits optionally grouped by single spaces or hyphens),
+    checked against the numbering plan and stored without the grouping."""
 
     default_error_messages = {"invalid_phone": "Give a valid phone number in E.164 form, for example +14155550123."}
+    FORM = r"\+[1-9](?:[ -]?[0-9]){6,14}"
     # Which numbers exist is the numbering plan's to say, not a pattern's: the format names that rule.
     DOCUMENT = {
         "format": "e164",
-        "pattern": r"^\+[1-9][0-9]{6,14}$",
+        "pattern": f"^{FORM}$",
         "example": "+14155550123",
         "description": "A number that exists in its country's numbering plan, in E.164 form.",
     }
@@ -27,8 +30,9 @@ class E164Phone(fields.String):
         super().__init__(**documented(kwargs, **self.DOCUMENT))
 
     def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
-        if not text.startswith("+") or len(text) > 20:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        # phonenumbers alone reads far more (letters, brackets, trailing junk) than the document allows.
+        if not re.fullmatch(self.FORM, text, flags=re.ASCII):
             raise self.make_error("invalid_phone")
         try:
             number = phonenumbers.parse(text, None)

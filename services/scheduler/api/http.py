@@ -8,6 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
 from shared.web import error_body, field_errors, json_body, query_args
+from shared.web.openapi import operation
 
 from .. import handlers
 from ..domain.clinic import END_OF_DAY, WEEKDAYS, Clinic, WeeklyHours
@@ -17,6 +18,10 @@ from ..domain.sessions import NO_RIDE, BookingRequest, RideHome, RideHomeMode, S
 from . import schemas
 from .calendar import session_calendar
 from .fields import CLINIC_ZONE
+from .openapi import BOOKED_HEADERS, CREATED_HEADERS, IDEMPOTENCY_KEY, SCHEDULING_RULES
+
+REFUSED = {"409": "Refused"}
+SESSION_STEP = {"ok": (200, schemas.SessionOut), "errors": (404, 422), "responses": REFUSED}
 
 IDEMPOTENCY_KEY_LENGTH = 255
 
@@ -54,10 +59,12 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return jsonify(error_body("_request", f"No {exc.what} has this id.")), 404
 
     @api.get("/clinic")
+    @operation("The configuration in force", ok=(200, schemas.ClinicOut))
     def show_clinic():
         return jsonify(dump(schemas.ClinicOut, _clinic_document(clinic)))
 
     @api.post("/patients")
+    @operation("Register a patient", ok=(201, schemas.PatientOut), body=schemas.PatientIn, ok_headers=CREATED_HEADERS)
     def register_patient():
         body = json_body(schemas.PatientIn())
         patient = handlers.register_patient(
@@ -73,11 +80,19 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         }
 
     @api.get("/patients/<id:patient_id>")
+    @operation("A patient and their intake", ok=(200, schemas.PatientOut), errors=(404,))
     def show_patient(patient_id: str):
         patient, intake = handlers.get_patient(patient_id, uow=uow_factory())
         return jsonify(dump(schemas.PatientOut, _patient_document(patient, intake)))
 
     @api.post("/patients/<id:patient_id>/intake")
+    @operation(
+        "Record an intake assessment done elsewhere",
+        description="`completed_at` must not be ahead of now (422).",
+        ok=(201, schemas.IntakeOut),
+        body=schemas.IntakeIn,
+        errors=(404,),
+    )
     def record_intake(patient_id: str):
         body = json_body(schemas.IntakeIn())
         intake = handlers.record_intake(
@@ -86,6 +101,13 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return jsonify(dump(schemas.IntakeOut, intake)), 201
 
     @api.get("/availability")
+    @operation(
+        "Start times a booking would accept",
+        description="`to` must be after `from`, at most 62 days later (422). " + SCHEDULING_RULES,
+        ok=(200, schemas.AvailabilityOut),
+        query=schemas.AvailabilityQuery,
+        errors=(422,),
+    )
     def availability():
         query = query_args(schemas.AvailabilityQuery())
         placements = handlers.availability(
@@ -103,12 +125,28 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return jsonify(dump(schemas.AvailabilityOut, document))
 
     @api.get("/sessions")
+    @operation(
+        "Sessions starting in a window",
+        description="`to` must be after `from`, at most 62 days later (422).",
+        ok=(200, schemas.SessionListOut),
+        query=schemas.WindowQuery,
+        errors=(422,),
+    )
     def list_sessions():
         query = query_args(schemas.WindowQuery())
         sessions = handlers.list_sessions(window_from=query["from_"], window_to=query["to"], uow=uow_factory())
         return jsonify(dump(schemas.SessionListOut, {"sessions": sessions}))
 
     @api.post("/sessions")
+    @operation(
+        "Book a session",
+        description=SCHEDULING_RULES,
+        ok=(201, schemas.SessionOut),
+        body=schemas.SessionIn,
+        headers=(IDEMPOTENCY_KEY,),
+        ok_headers=BOOKED_HEADERS,
+        responses=REFUSED,
+    )
     def book_session():
         body = json_body(schemas.SessionIn())
         booking = BookingRequest(
@@ -126,10 +164,16 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return session_reply(session, 201, **_created(f"/api/sessions/{session.id}", replayed))
 
     @api.get("/sessions/<id:session_id>")
+    @operation("A session", ok=(200, schemas.SessionOut), errors=(404,))
     def show_session(session_id: str):
         return session_reply(handlers.get_session(session_id, uow=uow_factory()))
 
     @api.get("/sessions/<id:session_id>.ics")
+    @operation(
+        "The patient's calendar entry, from arrival to pickup",
+        ok=(200, {"text/calendar": {"schema": {"type": "string"}}}),
+        errors=(404,),
+    )
     def session_ics(session_id: str):
         session = handlers.get_session(session_id, uow=uow_factory())
         return Response(
@@ -139,6 +183,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         )
 
     @api.post("/sessions/<id:session_id>/reschedule")
+    @operation("Move the session", description=SCHEDULING_RULES, body=schemas.RescheduleIn, **SESSION_STEP)
     def reschedule_session(session_id: str):
         body = json_body(schemas.RescheduleIn())
         session = handlers.reschedule_session(
@@ -153,6 +198,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/cancel")
+    @operation("Cancel, with a reason", body=schemas.CancelIn, **SESSION_STEP)
     def cancel_session(session_id: str):
         body = json_body(schemas.CancelIn())
         session = handlers.cancel_session(
@@ -161,24 +207,58 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/check-in")
+    @operation("The patient arrived", **SESSION_STEP)
     def check_in(session_id: str):
         return session_reply(handlers.check_in(session_id, uow=uow_factory(), clinic=clinic, now=clock()))
 
     @api.post("/sessions/<id:session_id>/start-treatment")
+    @operation("Treatment started", **SESSION_STEP)
     def start_treatment(session_id: str):
         return session_reply(handlers.start_treatment(session_id, uow=uow_factory(), now=clock()))
 
     @api.post("/sessions/<id:session_id>/discharge")
+    @operation(
+        "The clinician released the patient",
+        description="`discharged_at` must not be ahead of now nor before treatment started (422).",
+        body=schemas.DischargeIn,
+        body_required=False,
+        **SESSION_STEP,
+    )
     def discharge(session_id: str):
         body = json_body(schemas.DischargeIn()) if request.content_length else {"discharged_at": None}
         session = handlers.discharge(session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock())
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/no-show")
+    @operation("The patient did not come", **SESSION_STEP)
     def record_no_show(session_id: str):
         return session_reply(handlers.record_no_show(session_id, uow=uow_factory(), now=clock()))
 
     @api.post("/series")
+    @operation(
+        "Book an induction series, all or nothing",
+        description="`count` must not exceed `within_days` (422). " + SCHEDULING_RULES,
+        ok=(201, schemas.SeriesOut),
+        body=schemas.SeriesIn,
+        headers=(IDEMPOTENCY_KEY,),
+        ok_headers=BOOKED_HEADERS,
+        responses={
+            "409": {
+                "description": "Not booked: a clinic rule refused, or (`series_not_placeable`) not every session "
+                "fits; then the sessions that fit and the nearest alternatives for the rest.",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "oneOf": [
+                                {"$ref": "#/components/schemas/RefusalOut"},
+                                {"$ref": "#/components/schemas/SeriesRefusalOut"},
+                            ]
+                        }
+                    }
+                },
+            }
+        },
+    )
     def book_series():
         body = json_body(schemas.SeriesIn())
         series_id, sessions, replayed = handlers.book_series(
@@ -194,6 +274,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return jsonify(document), 201, _created(f"/api/series/{series_id}", replayed)
 
     @api.get("/series/<id:series_id>")
+    @operation("A series and its sessions", ok=(200, schemas.SeriesOut), errors=(404,))
     def show_series(series_id: str):
         sessions = handlers.get_series(series_id, uow=uow_factory())
         return jsonify(dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions}))
