@@ -74,7 +74,8 @@ class EventConsumer(ConsumerMixin):
         stuck_after: float = 60.0,
         clock: Callable[[], float] = time.time,
     ):
-        self.connection = connect(broker_url, heartbeat=heartbeat)
+        # Waits that name no timeout of their own (declaring the topology at start) end after a heartbeat's time.
+        self.connection = connect(broker_url, heartbeat=heartbeat, read_timeout=heartbeat, write_timeout=heartbeat)
         self.topology = topology
         self.queue_spec = queue
         self.handlers = dict(handlers)
