@@ -11,13 +11,14 @@ from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
+from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
 from .adapters import tables
 from .adapters.gateways import HttpGateway, KeepInDatabase
 from .adapters.scheduler_directory import SchedulerDirectory
 from .adapters.unit_of_work import NotificationsUnitOfWork
-from .api.http import create_api
+from .api.http import build_openapi, create_api
 from .consumer import event_handlers
 from .domain.delivery import Gateway
 
@@ -69,4 +70,5 @@ def bootstrap(
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
     )
+    serve_api_reference(app, build_openapi(app))
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])

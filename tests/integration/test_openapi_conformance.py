@@ -26,7 +26,9 @@ from schemathesis.specs.openapi.definitions import OPENAPI_30
 
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.api.openapi import build_openapi
+from services.notifications.bootstrap import bootstrap as notifications_bootstrap
 from services.scheduler.bootstrap import bootstrap
+from services.transport.bootstrap import bootstrap as transport_bootstrap
 from shared.settings import Settings
 from shared.web.reference import DOCS_PATH
 
@@ -355,6 +357,47 @@ def test_every_operation_answers_generated_requests_as_documented(case):
 @DOCUMENTED_YEARS_ONLY
 def test_every_operation_answers_generated_requests_for_real_records_and_times_as_documented(case):
     assert_generated_request_answered_as_documented(case)
+
+
+@pytest.fixture(params=["transport", "notifications"])
+def other_service(request, database_url):
+    settings = Settings(
+        service=request.param,
+        broker_url="memory://",
+        database_url=database_url,
+        port=0,
+        service_token=TOKEN,
+        scheduler_url="http://127.0.0.1:0",
+    )
+    build = {"transport": transport_bootstrap, "notifications": notifications_bootstrap}[request.param]
+    return build(settings).app
+
+
+@pytest.fixture
+def other_schema(other_service, request):
+    """Transport's or notifications' served document."""
+    _pytest_9_2_node_id(request)
+    return load_schema(other_service, served_document(other_service))
+
+
+@schemathesis.pytest.from_fixture("other_schema").parametrize()
+@DOCUMENTED_YEARS_ONLY
+def test_transport_and_notifications_answer_generated_requests_as_documented(case):
+    assert_generated_request_answered_as_documented(case)
+
+
+def test_every_api_route_of_transport_and_notifications_is_documented(other_service):
+    document = served_document(other_service)
+    routes = {
+        (method, rule.rule)
+        for rule in other_service.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.rule != DOCUMENT_PATH and not rule.rule.startswith(DOCS_PATH)
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+    jsonschema.Draft4Validator(OPENAPI_30).validate(document)
+    assert routes == documented_operations(document)
+    assert other_service.test_client().get(DOCS_PATH).status_code == 200
 
 
 def test_every_documented_operation_answers_a_valid_request_with_a_documented_body(api):
