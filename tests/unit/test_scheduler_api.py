@@ -1387,3 +1387,55 @@ def test_a_wrong_method_answers_json_405(client):
     response = client.delete("/api/clinic", headers=AUTH)
 
     assert_field_errors(response, 405, "_request")
+
+
+# --- names and the years of instants (issue 8) -------------------------------------------------------------------
+
+INVISIBLE_OR_REORDERED = ["\u200b\u200b", "\u3164", "Ann \u202eeeL", "\u2066Ann\u2069", "1234"]
+
+
+@pytest.mark.parametrize("name", INVISIBLE_OR_REORDERED)
+def test_a_patient_name_without_a_visible_letter_or_with_bidirectional_controls_is_refused(client, name, snapshot):
+    before = snapshot()
+
+    response = client.post("/api/patients", json={"name": name, "phone": "+14155550123"}, headers=AUTH)
+
+    assert_field_errors(response, 422, "name")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", INVISIBLE_OR_REORDERED)
+def test_an_escort_name_or_an_assessor_without_a_visible_letter_or_with_bidirectional_controls_is_refused(
+    client, patient, name, snapshot
+):
+    before = snapshot()
+
+    escorted = book(client, patient["id"], ride_home={**ESCORT, "escort_name": name})
+    assessed = client.post(
+        f"/api/patients/{patient['id']}/intake",
+        json={"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": name},
+        headers=AUTH,
+    )
+
+    assert "escort_name" in assert_field_errors(escorted, 422, "ride_home")["ride_home"]
+    assert_field_errors(assessed, 422, "recorded_by")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["李雷", "Zoë O'Neil-Smith", "محمد", "Ann \u200dLee"])
+def test_a_name_with_visible_letters_in_any_script_is_accepted(client, name):
+    assert register(client, name=name)["name"] == name
+
+
+@pytest.mark.parametrize("completed_at", ["2000-01-01T00:00:00+14:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-01:00"])
+def test_an_instant_outside_the_years_2000_to_2999_once_in_utc_is_refused(client, patient, completed_at, snapshot):
+    before = snapshot()
+
+    response = client.post(
+        f"/api/patients/{patient['id']}/intake", json={"completed_at": completed_at, "recorded_by": "Dr. Xu"}, headers=AUTH
+    )
+
+    assert assert_field_errors(response, 422, "completed_at")["completed_at"] == [
+        "Give a time between the years 2000 and 2999 (in UTC)."
+    ]
+    assert snapshot() == before
