@@ -26,15 +26,16 @@ SPACE_CLASS = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 # Bidirectional controls reorder the text around them: "Ann \u202eeeL" is shown as "Ann Lee".
 BIDI_CLASS = r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # Letters by category that show nothing: the Hangul fillers.
-INVISIBLE_LETTERS = "\u115f\u1160\u3164\uffa0"
+INVISIBLE_LETTER_CLASS = r"\u115f\u1160\u3164\uffa0"
 
 _CONTROL = re.compile(f"[{CONTROL_CLASS}{SURROGATE_CLASS}]")
 _UNSTORABLE = re.compile(f"[\\x00{SURROGATE_CLASS}]")
 _BIDI = re.compile(f"[{BIDI_CLASS}]")
+_INVISIBLE_LETTER = re.compile(f"[{INVISIBLE_LETTER_CLASS}]")
 TEXT_PATTERN = f"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*$"
-# \p{L} is ECMA-262 (with the u flag) and JSON Schema; the server checks it with unicodedata.
+# \p{L} (any letter) is ECMA-262 with the u flag, as JSON Schema reads it; the server asks str.isalpha, the same set.
 NAME_PATTERN = (
-    f"^[^{CONTROL_CLASS}{BIDI_CLASS}]*(?![{INVISIBLE_LETTERS}])\\p{{L}}[^{CONTROL_CLASS}{BIDI_CLASS}]*$"
+    f"^[^{CONTROL_CLASS}{BIDI_CLASS}]*(?![{INVISIBLE_LETTER_CLASS}])\\p{{L}}[^{CONTROL_CLASS}{BIDI_CLASS}]*$"
 )
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
@@ -144,7 +145,7 @@ class PersonName(PlainText):
 
 
 def _visible_letter(character: str) -> bool:
-    return character.isalpha() and character not in INVISIBLE_LETTERS
+    return character.isalpha() and not _INVISIBLE_LETTER.match(character)
 
 
 class Instant(fields.AwareDateTime):

@@ -91,7 +91,12 @@ def _is_content(answer) -> bool:
 
 
 def build_document(
-    app: Flask, *, title: str, description: str, schemas: dict[str, type[Schema]] = {}, components: dict | None = None
+    app: Flask,
+    *,
+    title: str,
+    description: str,
+    schemas: dict[str, type[Schema]] | None = None,
+    components: dict | None = None,
 ) -> dict:
     """The document of every described route of ``app`` under /api; ``schemas`` are registered first, by name, so
     that the nested schemas they name are found rather than registered twice."""
@@ -105,7 +110,7 @@ def build_document(
     )
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     spec.components.schema(ERRORS, schema=ErrorsOut)
-    for name, schema in schemas.items():
+    for name, schema in (schemas or {}).items():
         spec.components.schema(name, schema=schema)
     for name, response in (components or {}).items():
         spec.components.response(name, response)

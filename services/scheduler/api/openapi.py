@@ -73,10 +73,7 @@ def _with_clinic_ids(document: dict, clinic: Clinic) -> dict:
         "clinician_id": [clinician.id for clinician in clinic.clinicians],
     }
     request_fields = [
-        fields
-        for name, schema in document["components"]["schemas"].items()
-        if not name.endswith("Out")
-        for fields in [schema["properties"]]
+        schema["properties"] for name, schema in document["components"]["schemas"].items() if not name.endswith("Out")
     ]
     query_fields = [
         {parameter["name"]: parameter["schema"] for parameter in operation.get("parameters", ()) if parameter["in"] == "query"}
