@@ -22,8 +22,9 @@ class SessionEventData(EventData):
     patient_id = Identifier(required=True)
 
 
-RIDE_HOME_MODES = ("escort", "none")
-RIDE_STATUSES = ("requested", "cancelled", "dispatched")
+RIDE_HOME_MODES = ("escort", "provider", "none")
+RIDE_MODES = ("escort", "provider")
+RIDE_STATUSES = ("requested", "confirmed", "declined", "dispatched", "completed", "cancelled")
 CHANNELS = ("sms", "email", "none")  # none: the patient could not be reached at all
 
 
@@ -82,11 +83,18 @@ class SessionNoShowData(SessionEventData):
 
 
 class RideData(EventData):
+    """A ride home after a change: ``status`` is the ride's status once the change is made."""
+
     ride_id = Identifier(required=True)
     session_id = Identifier(required=True)
     pickup_at = UtcDateTime(required=True)
-    mode = fields.String(required=True, validate=validate.OneOf(RIDE_HOME_MODES))
+    mode = fields.String(required=True, validate=validate.OneOf(RIDE_MODES))
     status = fields.String(required=True, validate=validate.OneOf(RIDE_STATUSES))
+    patient_id = Identifier(load_default=None, allow_none=True)
+    # ride.at_risk: which threshold before the session's start passed unconfirmed ("24h", "2h"), or "declined".
+    at_risk = Identifier(load_default=None, allow_none=True)
+    # When the session starts: what the thresholds are counted back from.
+    session_starts_at = UtcDateTime(load_default=None, allow_none=True)
 
 
 class NotificationData(EventData):
@@ -121,6 +129,10 @@ RIDE_REQUESTED = EventType("ride.requested", RideData)
 RIDE_CANCELLED = EventType("ride.cancelled", RideData)
 RIDE_RESCHEDULED = EventType("ride.rescheduled", RideData)
 RIDE_DISPATCHED = EventType("ride.dispatched", RideData)
+RIDE_CONFIRMED = EventType("ride.confirmed", RideData)
+RIDE_DECLINED = EventType("ride.declined", RideData)
+RIDE_AT_RISK = EventType("ride.at_risk", RideData)
+RIDE_COMPLETED = EventType("ride.completed", RideData)
 NOTIFICATION_SENT = EventType("notification.sent", NotificationData)
 NOTIFICATION_FAILED = EventType("notification.failed", NotificationData)
 
@@ -138,6 +150,10 @@ CATALOGUE: dict[str, EventType] = {
         RIDE_CANCELLED,
         RIDE_RESCHEDULED,
         RIDE_DISPATCHED,
+        RIDE_CONFIRMED,
+        RIDE_DECLINED,
+        RIDE_AT_RISK,
+        RIDE_COMPLETED,
         NOTIFICATION_SENT,
         NOTIFICATION_FAILED,
     )

@@ -3,6 +3,14 @@ from dataclasses import dataclass, field
 
 from shared.contract import (
     CATALOGUE,
+    RIDE_AT_RISK,
+    RIDE_CANCELLED,
+    RIDE_COMPLETED,
+    RIDE_CONFIRMED,
+    RIDE_DECLINED,
+    RIDE_DISPATCHED,
+    RIDE_REQUESTED,
+    RIDE_RESCHEDULED,
     SESSION_BOOKED,
     SESSION_CANCELLED,
     SESSION_DISCHARGED,
@@ -58,10 +66,24 @@ TRANSPORT_QUEUE = QueueSpec(
     binds=(SESSION_BOOKED, SESSION_RESCHEDULED, SESSION_CANCELLED, SESSION_NO_SHOW, SESSION_DISCHARGED),
 )
 NOTIFICATIONS_QUEUE = QueueSpec("notifications.events", binds=(SESSION_BOOKED,))
+# The scheduler keeps each session's ride status from these, for the check-in gate and the front desk.
+SCHEDULER_QUEUE = QueueSpec(
+    "scheduler.events",
+    binds=(
+        RIDE_REQUESTED,
+        RIDE_CONFIRMED,
+        RIDE_DECLINED,
+        RIDE_AT_RISK,
+        RIDE_RESCHEDULED,
+        RIDE_DISPATCHED,
+        RIDE_COMPLETED,
+        RIDE_CANCELLED,
+    ),
+)
 # Every event of the contract is also kept, most recent first-out, for ops to read.
 # It makes each contract event routable, so `mandatory` still catches a type that is not in the contract.
 AUDIT_QUEUE = QueueSpec(
     "audit.events", binds=tuple(CATALOGUE.values()), dead_letters=False, max_length=100_000
 )
 
-CLINIC_TOPOLOGY = Topology(queues=(TRANSPORT_QUEUE, NOTIFICATIONS_QUEUE, AUDIT_QUEUE))
+CLINIC_TOPOLOGY = Topology(queues=(SCHEDULER_QUEUE, TRANSPORT_QUEUE, NOTIFICATIONS_QUEUE, AUDIT_QUEUE))

@@ -10,6 +10,7 @@ import pytest
 from shared.contract import (
     CATALOGUE,
     NOTIFICATION_SENT,
+    RIDE_AT_RISK,
     RIDE_REQUESTED,
     SESSION_BOOKED,
     SESSION_CANCELLED,
@@ -207,7 +208,39 @@ def test_a_ride_event_round_trips():
 
     received = from_json(to_json(event).encode())
 
-    assert received.data == {"ride_id": "r", "session_id": "s", "pickup_at": pickup, "mode": "escort", "status": "requested"}
+    assert received.data == {
+        "ride_id": "r",
+        "session_id": "s",
+        "pickup_at": pickup,
+        "mode": "escort",
+        "status": "requested",
+        # Optional fields added later read as None from a producer that does not send them.
+        "patient_id": None,
+        "at_risk": None,
+        "session_starts_at": None,
+    }
+
+
+def test_a_ride_at_risk_names_its_threshold_and_the_sessions_start():
+    starts = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+    event = new_event(
+        RIDE_AT_RISK,
+        {
+            "ride_id": "r",
+            "session_id": "s",
+            "patient_id": "p",
+            "pickup_at": starts,
+            "mode": "provider",
+            "status": "requested",
+            "at_risk": "24h",
+            "session_starts_at": starts,
+        },
+        correlation_id="s",
+    ).stamped_by("transport")
+
+    received = from_json(to_json(event))
+
+    assert (received.data["at_risk"], received.data["session_starts_at"]) == ("24h", starts)
 
 
 PERSONAL_DETAIL = re.compile(r"name|phone|e_?mail|address|street", re.IGNORECASE)

@@ -6,7 +6,11 @@ from shared.contract import CATALOGUE
 from shared.messaging.topology import CLINIC_TOPOLOGY
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-CONSUMING_SERVICES = {"transport.events": "transport", "notifications.events": "notifications"}
+CONSUMING_SERVICES = {
+    "scheduler.events": "scheduler",
+    "transport.events": "transport",
+    "notifications.events": "notifications",
+}
 
 
 def event_table() -> dict[str, str]:
