@@ -1,10 +1,10 @@
 """The scheduler's composition root: builds the real adapters, or takes fakes from tests."""
 from datetime import datetime
 from pathlib import Path
-
 from typing import Callable
 
-from shared.messaging import EventPublisher
+from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
+from shared.messaging.topology import SCHEDULER_QUEUE
 from shared.persistence import utcnow
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
@@ -18,6 +18,7 @@ from .adapters.clinic_config import load_clinic
 from .adapters.unit_of_work import SchedulerUnitOfWork
 from .api.http import create_api
 from .api.openapi import build_openapi
+from .consumer import event_handlers
 from .domain.clinic import Clinic
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
@@ -29,6 +30,7 @@ def bootstrap(
     clinic: Clinic | None = None,
     publisher_factory: Callable[[], EventPublisher] | None = None,
     clock: Callable[[], datetime] = utcnow,
+    retry: RetryPolicy | None = None,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
     engine, relay = open_service_database(
@@ -43,11 +45,18 @@ def bootstrap(
     def uow_factory() -> SchedulerUnitOfWork:
         return SchedulerUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify)
 
+    consumer = EventConsumer(
+        settings.broker_url,
+        CLINIC_TOPOLOGY,
+        SCHEDULER_QUEUE,
+        event_handlers(uow_factory),
+        retry=retry or RetryPolicy(window=settings.retry_window_seconds),
+    )
     app = create_service_app(
         __name__,
         create_api(uow_factory=uow_factory, clinic=clinic, clock=clock),
         service_token=settings.service_token,
-        health=lambda: {"service": SERVICE_NAME, "outbox_pending": relay.pending()},
+        health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
     )
     serve_api_reference(app, build_openapi(app, clinic))
-    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay])
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])

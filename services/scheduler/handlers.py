@@ -8,6 +8,7 @@ Every change to an existing session first locks its row (``_session_to_change``)
 session run one after another: the later one sees what the earlier one stored, and the transition table refuses it
 if that made it impossible. Locks are taken in one order: the session, then its patient, then the clinic days.
 """
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,10 +17,12 @@ from typing import Callable
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
 from shared.contract import Event
+from shared.messaging import PoisonMessage
 
 from .domain.clinic import Clinic, TreatmentType
 from .domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
 from .domain.patients import ContactChannel, IntakeAssessment, Patient
+from .domain.rides import RideReport
 from .domain.schedule import PatientRecord, Placement, Schedule
 from .domain.series import ALTERNATIVES_SEARCH_DAYS, SeriesRequest, plan_series
 from .domain.sessions import (
@@ -32,6 +35,8 @@ from .domain.sessions import (
     ride_home_for,
     treatment_type_of,
 )
+
+log = logging.getLogger(__name__)
 
 BOOK_SESSION = "book_session"
 BOOK_SERIES = "book_series"
@@ -227,8 +232,10 @@ def cancel_session(
     return _change_session(session_id, uow, lambda s: s.cancel(reason=reason, note=note, clinic=clinic, now=now))
 
 
-def check_in(session_id: str, *, uow, clinic: Clinic, now: datetime) -> Session:
-    return _change_session(session_id, uow, lambda s: s.check_in(clinic=clinic, now=now))
+def check_in(session_id: str, *, override_reason: str | None = None, uow, clinic: Clinic, now: datetime) -> Session:
+    return _change_session(
+        session_id, uow, lambda s: s.check_in(clinic=clinic, now=now, override_reason=override_reason)
+    )
 
 
 def start_treatment(session_id: str, *, uow, now: datetime) -> Session:
@@ -259,6 +266,29 @@ def discharge(session_id: str, *, at: datetime | None, uow, clinic: Clinic, now:
 
 def record_no_show(session_id: str, *, uow, now: datetime) -> Session:
     return _change_session(session_id, uow, lambda s: s.record_no_show(now=now))
+
+
+def record_ride_status(event: Event, *, uow) -> None:
+    """Keep the session's ride status from a ``ride.*`` event, once per event, the inbox in the same transaction.
+
+    The session's row is locked like any other change to it, so a check-in waits for the status or sees it stored.
+    """
+    session_id = event.data["session_id"]
+    with uow:
+        if uow.inbox.already_processed(event):
+            log.info("%s %s already handled", event.type, event.event_id)
+            return
+        session = uow.sessions.get_for_update(session_id)
+        if session is None:
+            # Ride events follow session.booked, which this scheduler published: it never booked this session.
+            raise PoisonMessage(f"{event.type} for session {session_id}, which the scheduler does not know")
+        report = RideReport(event.type, event.data["status"], event.occurred_at)
+        if session.record_ride(report):
+            uow.sessions.save(session)
+        else:
+            log.info("%s %s for session %s changes nothing (older or no longer at risk)", event.type, event.event_id, session_id)
+        uow.inbox.record(event)
+        uow.commit()
 
 
 def get_session(session_id: str, *, uow) -> Session:

@@ -416,7 +416,7 @@ def test_booking_answers_201_with_the_times_in_the_clinics_offset(client, patien
     assert body["treatment_ends_at"] == "2027-01-05T09:45:00-05:00"
     assert body["recovery_ends_at"] == "2027-01-05T10:30:00-05:00"
     assert body["chair_free_at"] == "2027-01-05T10:45:00-05:00"
-    assert body["ride_home"] == ESCORT
+    assert body["ride_home"] == {**ESCORT, "dropoff_address": None}
     assert response.headers["Location"] == f"/api/sessions/{body['id']}"
     assert count_rows("sessions") == 1
     assert count_rows("outbox") == 1

@@ -11,6 +11,7 @@ from fakes import FakePatientRepository, FakeSessionRepository, FakeUnitOfWork
 from services.scheduler import handlers
 from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 from services.scheduler.domain.errors import InvalidRequest, Refused
+from services.scheduler.domain.rides import RideReport
 from services.scheduler.domain.schedule import Placement
 from services.scheduler.domain.sessions import (
     TRANSITIONS,
@@ -57,9 +58,12 @@ def placement(starts_at: datetime = START, chair_id: str = "chair-1", clinician_
                      starts_at + IV.chair_hold, chair_id, clinician_id)
 
 
-def booked(starts_at: datetime = START) -> Session:
+def booked(starts_at: datetime = START, *, ride_confirmed: bool = True) -> Session:
+    """A booked session; by default its escort has confirmed the ride home, so the check-in gate lets it through."""
     request = BookingRequest("session-1", "patient-1", "iv_infusion", starts_at, ESCORT)
     session, _ = book(request, placement(starts_at), clinic=CLINIC, now=BOOKED_AT)
+    if ride_confirmed:
+        assert session.record_ride(RideReport("ride.confirmed", "confirmed", BOOKED_AT + timedelta(hours=1)))
     return session
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from shared.contract.fields import ID_PATTERN
+from shared.contract.fields import ID_PATTERN, PlainText
 
 from ..domain.clinic import END_OF_DAY, LONGEST_BLOCK, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 
@@ -106,6 +106,8 @@ class TreatmentTypeSchema(StrictSchema):
 
 class ClinicSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1))
+    # One line, as a ride provider or an escort's message shows it: the pickup place of every ride home.
+    address = PlainText(max_length=300, load_default=None)
     time_zone = fields.String(required=True)
     chairs = fields.List(fields.String(validate=IDENTIFIER), required=True, validate=validate.Length(min=1))
     slot_minutes = fields.Integer(load_default=15, strict=True, validate=validate.OneOf([5, 10, 15, 20, 30, 60]))
@@ -159,6 +161,7 @@ def load_clinic(path: str | Path | None = None) -> Clinic:
     opening_hours = _weekly(data["opening_hours"])
     return Clinic(
         name=data["name"],
+        address=data["address"],
         time_zone=ZoneInfo(data["time_zone"]),
         chairs=tuple(data["chairs"]),
         slot_minutes=data["slot_minutes"],

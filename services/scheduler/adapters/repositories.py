@@ -12,6 +12,7 @@ from shared.redaction import describe
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
 from ..domain.patients import ContactChannel, IntakeAssessment, Patient
+from ..domain.rides import RideStatus
 from ..domain.schedule import BookedBlock, Occupancy
 from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
 from .tables import idempotency_keys, intake_assessments, patients, series, sessions
@@ -257,6 +258,7 @@ def _row_of(session: Session) -> dict:
         "ride_home_mode": session.ride_home.mode.value,
         "escort_name": session.ride_home.escort_name,
         "escort_phone": session.ride_home.escort_phone,
+        "dropoff_address": session.ride_home.dropoff_address,
         "series_id": session.series_id,
         "created_at": session.created_at,
         "checked_in_at": session.checked_in_at,
@@ -267,6 +269,9 @@ def _row_of(session: Session) -> dict:
         "cancel_reason": session.cancel_reason.value if session.cancel_reason else None,
         "cancel_note": session.cancel_note,
         "late_cancellation": session.late_cancellation,
+        "ride_status": session.ride_status.value if session.ride_status else None,
+        "ride_status_at": session.ride_status_at,
+        "check_in_override_reason": session.check_in_override_reason,
     }
 
 
@@ -281,7 +286,7 @@ def _session_of(row) -> Session:
         treatment_ends_at=row.treatment_ends_at,
         recovery_ends_at=row.recovery_ends_at,
         chair_free_at=row.chair_free_at,
-        ride_home=RideHome(RideHomeMode(row.ride_home_mode), row.escort_name, row.escort_phone),
+        ride_home=RideHome(RideHomeMode(row.ride_home_mode), row.escort_name, row.escort_phone, row.dropoff_address),
         status=SessionStatus(row.status),
         created_at=row.created_at,
         series_id=row.series_id,
@@ -293,6 +298,9 @@ def _session_of(row) -> Session:
         cancel_reason=_cancel_reason(row.cancel_reason),
         cancel_note=row.cancel_note,
         late_cancellation=row.late_cancellation,
+        ride_status=RideStatus(row.ride_status) if row.ride_status else None,
+        ride_status_at=row.ride_status_at,
+        check_in_override_reason=row.check_in_override_reason,
     )
 
 

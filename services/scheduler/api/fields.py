@@ -4,7 +4,7 @@ from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 
 import phonenumbers
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields
 
 from shared.contract.fields import Identifier, Instant, PersonName, PlainText, documented
 
@@ -43,6 +43,62 @@ class E164Phone(fields.String):
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+class BoundedText(PlainText):
+    """Plain text of at least ``min_length`` characters as sent, which is what the document's minLength states."""
+
+    default_error_messages = {"too_short": "Use at least {min_length} characters."}
+
+    def __init__(self, *, min_length: int, max_length: int, **kwargs):
+        super().__init__(max_length=max_length, **kwargs)
+        self.min_length = min_length
+        self.metadata["minLength"] = min_length
+
+    def _check(self, text: str) -> None:
+        if len(text) < self.min_length:
+            raise self.make_error("too_short", min_length=self.min_length)
+
+
+class RideHomeChoice(fields.Field):
+    """One of several schemas, chosen by the object's ``mode``; a field of another mode is refused by name.
+
+    Documented as ``anyOf`` the schemas (registered as components under their class names) or null, so that a client
+    reading the document sees which fields go with which mode.
+    """
+
+    default_error_messages = {"invalid": "Give an object with a mode: {modes}."}
+
+    def __init__(self, schemas: dict[str, type[Schema]], **kwargs):
+        self.schemas = schemas
+        choices = [{"$ref": f"#/components/schemas/{schema.__name__}"} for schema in schemas.values()]
+        if kwargs.get("allow_none"):
+            choices.append({"type": "object", "nullable": True, "enum": [None]})
+        super().__init__(**documented(kwargs, anyOf=choices))
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        modes = ", ".join(self.schemas)
+        if not isinstance(value, dict):
+            raise self.make_error("invalid", modes=modes)
+        if "mode" not in value:
+            raise ValidationError({"mode": ["Missing data for required field."]})
+        schema = self.schemas.get(value["mode"]) if isinstance(value["mode"], str) else None
+        if schema is None:
+            raise ValidationError({"mode": [f"Must be one of: {modes}."]})
+        own = schema().fields
+        foreign = {
+            name: [f"Only with mode {mode}."]
+            for mode, other in self.schemas.items()
+            for name in other().fields
+            if name in value and name not in own
+        }
+        try:
+            loaded = schema().load({name: v for name, v in value.items() if name not in foreign})
+        except ValidationError as exc:
+            raise ValidationError({**exc.messages, **foreign}) from exc
+        if foreign:
+            raise ValidationError(foreign)
+        return loaded
+
+
 # An ISO 8601 instant that must state its UTC offset; a naive time is ambiguous and refused.
 OffsetDateTime = Instant
 
@@ -60,6 +116,7 @@ class ClinicTime(fields.DateTime):
 
 
 __all__ = [
+    "BoundedText",
     "CLINIC_ZONE",
     "ClinicTime",
     "E164Phone",
@@ -67,5 +124,6 @@ __all__ = [
     "OffsetDateTime",
     "PersonName",
     "PlainText",
+    "RideHomeChoice",
     "ValidationError",
 ]

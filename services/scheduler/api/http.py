@@ -207,9 +207,20 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/check-in")
-    @operation("The patient arrived", **SESSION_STEP)
+    @operation(
+        "The patient arrived",
+        description="Refused (409, `ride_not_confirmed`) while the treatment needs a ride home and transport has not "
+        "reported it confirmed, unless `override_reason` says why the patient is checked in anyway.",
+        body=schemas.CheckInIn,
+        body_required=False,
+        **SESSION_STEP,
+    )
     def check_in(session_id: str):
-        return session_reply(handlers.check_in(session_id, uow=uow_factory(), clinic=clinic, now=clock()))
+        body = json_body(schemas.CheckInIn()) if request.content_length else {"override_reason": None}
+        session = handlers.check_in(
+            session_id, override_reason=body["override_reason"], uow=uow_factory(), clinic=clinic, now=clock()
+        )
+        return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/start-treatment")
     @operation("Treatment started", **SESSION_STEP)
@@ -285,7 +296,12 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
 def _ride_home(body: dict | None) -> RideHome:
     if not body:
         return NO_RIDE
-    return RideHome(RideHomeMode(body["mode"]), body["escort_name"], body["escort_phone"])
+    return RideHome(
+        RideHomeMode(body["mode"]),
+        escort_name=body.get("escort_name"),
+        escort_phone=body.get("escort_phone"),
+        dropoff_address=body.get("dropoff_address"),
+    )
 
 
 def _idempotency_key() -> handlers.IdempotencyKey | None:
@@ -313,6 +329,7 @@ def _patient_document(patient, intake) -> dict:
 def _clinic_document(clinic: Clinic) -> dict:
     return {
         "name": clinic.name,
+        "address": clinic.address,
         "time_zone": clinic.time_zone.key,
         "slot_minutes": clinic.slot_minutes,
         "late_cancellation_hours": clinic.late_cancellation_hours,

@@ -40,8 +40,11 @@ DESCRIPTION = (
     "offset; every time given must carry an offset and fall between the years 2000 and 2999 once in UTC. "
     "Every route wants `Authorization: Bearer <SERVICE_TOKEN>`."
 )
-# Registered first, by name: apispec then refers to them instead of registering the nested schemas twice.
-RESPONSE_SCHEMAS = (
+# Registered first, by name: apispec then refers to them instead of registering the nested schemas twice. The ride
+# home's modes are named by the field that chooses between them, not nested, so they are registered here too.
+REGISTERED_SCHEMAS = (
+    "EscortRideHomeIn",
+    "ProviderRideHomeIn",
     "RefusalOut",
     "ClinicOut",
     "IntakeOut",
@@ -59,7 +62,7 @@ def build_openapi(app: Flask, clinic: Clinic) -> dict:
         app,
         title="Scheduler API",
         description=DESCRIPTION,
-        schemas={name: getattr(schemas, name) for name in RESPONSE_SCHEMAS},
+        schemas={name: getattr(schemas, name) for name in REGISTERED_SCHEMAS},
         components={"Refused": REFUSED_RESPONSE},
     )
     return _with_clinic_ids(document, clinic)

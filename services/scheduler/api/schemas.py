@@ -4,8 +4,9 @@ from datetime import timedelta
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from ..domain.patients import ContactChannel
+from ..domain.rides import RideStatus
 from ..domain.sessions import CancelReason, SessionStatus
-from .fields import ClinicTime, E164Phone, Identifier, OffsetDateTime, PersonName, PlainText
+from .fields import BoundedText, ClinicTime, E164Phone, Identifier, OffsetDateTime, PersonName, PlainText, RideHomeChoice
 
 
 class StrictSchema(Schema):
@@ -53,10 +54,36 @@ class IntakeIn(StrictSchema):
     recorded_by = PersonName(required=True, max_length=200, metadata={"description": "Who assessed the patient."})
 
 
-class RideHomeIn(StrictSchema):
+class EscortRideHomeIn(StrictSchema):
+    """A relative or friend drives the patient home; they are asked to confirm the pickup time."""
+
     mode = fields.String(required=True, validate=validate.OneOf(["escort"]))
     escort_name = PersonName(required=True, max_length=200)
     escort_phone = E164Phone(required=True)
+
+
+class ProviderRideHomeIn(StrictSchema):
+    """The clinic books a ride with a health-care ride provider, from the clinic to ``dropoff_address``."""
+
+    mode = fields.String(required=True, validate=validate.OneOf(["provider"]))
+    dropoff_address = BoundedText(
+        required=True,
+        min_length=5,
+        max_length=300,
+        metadata={"description": "Where the patient is taken, on one line. Kept in the scheduler only."},
+    )
+
+
+RIDE_HOME = {"escort": EscortRideHomeIn, "provider": ProviderRideHomeIn}
+
+
+def ride_home_field() -> RideHomeChoice:
+    return RideHomeChoice(
+        RIDE_HOME,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "How the patient gets home; needed by every treatment followed by recovery."},
+    )
 
 
 class SessionIn(StrictSchema):
@@ -65,7 +92,7 @@ class SessionIn(StrictSchema):
     starts_at = OffsetDateTime(required=True)
     chair_id = Identifier(load_default=None, allow_none=True)
     clinician_id = Identifier(load_default=None, allow_none=True)
-    ride_home = fields.Nested(RideHomeIn, load_default=None, allow_none=True)
+    ride_home = ride_home_field()
 
 
 class SeriesIn(StrictSchema):
@@ -76,7 +103,7 @@ class SeriesIn(StrictSchema):
     )
     count = fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=12))
     within_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=2, max=60))
-    ride_home = fields.Nested(RideHomeIn, load_default=None, allow_none=True)
+    ride_home = ride_home_field()
 
 
 class RescheduleIn(StrictSchema):
@@ -88,6 +115,19 @@ class RescheduleIn(StrictSchema):
 class CancelIn(StrictSchema):
     reason = fields.Enum(CancelReason, by_value=True, required=True)
     note = PlainText(load_default=None, allow_none=True, max_length=500, metadata={"description": "Kept in the scheduler only."})
+
+
+class CheckInIn(StrictSchema):
+    override_reason = BoundedText(
+        load_default=None,
+        allow_none=True,
+        min_length=3,
+        max_length=300,
+        metadata={
+            "description": "Why the patient is checked in although the ride home is not confirmed (a ride arranged "
+            "by phone, say); recorded with the session. Without it, that check-in is refused (409 `ride_not_confirmed`)."
+        },
+    )
 
 
 class DischargeIn(StrictSchema):
@@ -152,6 +192,7 @@ class ClinicianOut(OutSchema):
 
 class ClinicOut(OutSchema):
     name = fields.String()
+    address = fields.String(allow_none=True, metadata={"description": "Where every ride home picks the patient up."})
     time_zone = fields.String()
     slot_minutes = fields.Integer()
     late_cancellation_hours = fields.Integer()
@@ -179,9 +220,10 @@ class PatientOut(OutSchema):
 
 
 class RideHomeOut(OutSchema):
-    mode = fields.String()
+    mode = fields.String(metadata={"description": "escort, provider, or none when the treatment needs no ride."})
     escort_name = fields.String(allow_none=True)
     escort_phone = fields.String(allow_none=True)
+    dropoff_address = fields.String(allow_none=True, metadata={"description": "Where a provider ride takes the patient."})
 
 
 class SessionOut(OutSchema):
@@ -205,6 +247,19 @@ class SessionOut(OutSchema):
     cancel_reason = fields.Enum(CancelReason, by_value=True, allow_none=True)
     cancel_note = fields.String(allow_none=True)
     late_cancellation = fields.Boolean(allow_none=True)
+    ride_status = fields.Enum(
+        RideStatus,
+        by_value=True,
+        allow_none=True,
+        metadata={
+            "description": "The ride home as transport last reported it; null when no ride is needed or none was "
+            "reported yet. Check-in needs `confirmed` (or `dispatched`, `completed`), or an override."
+        },
+    )
+    ride_status_at = ClinicTime(allow_none=True, metadata={"description": "When that ride status was reported."})
+    check_in_override_reason = fields.String(
+        allow_none=True, metadata={"description": "Why the patient was checked in without a confirmed ride home."}
+    )
 
 
 class SessionListOut(OutSchema):

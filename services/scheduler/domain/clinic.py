@@ -109,6 +109,8 @@ class Clinic:
     late_cancellation_hours: int = 24
     arrival_minutes_before: int = 15
     closed_on: frozenset[date] = frozenset()
+    # Where patients are treated, and so where every ride home picks them up.
+    address: str | None = None
     clinician_index: dict[str, Clinician] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):

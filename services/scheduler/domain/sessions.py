@@ -21,6 +21,7 @@ from shared.contract import (
 
 from .clinic import Clinic, TreatmentType
 from .errors import InvalidRequest, Refused
+from .rides import CONFIRMED_STATUSES, RideReport, RideStatus, ride_status_after
 from .schedule import BookedBlock, Placement
 
 
@@ -76,15 +77,20 @@ class CancelReason(StrEnum):
 
 
 class RideHomeMode(StrEnum):
-    ESCORT = "escort"
+    ESCORT = "escort"  # a relative or friend drives the patient home
+    PROVIDER = "provider"  # the clinic books a health-care ride service
     NONE = "none"
 
 
 @dataclass(frozen=True)
 class RideHome:
+    """How the patient gets home. The escort's name and phone and the drop-off address are patient data: they stay in
+    the scheduler, and transport asks for them over the API when it needs them."""
+
     mode: RideHomeMode
     escort_name: str | None = None
     escort_phone: str | None = None
+    dropoff_address: str | None = None
 
 
 NO_RIDE = RideHome(RideHomeMode.NONE)
@@ -125,6 +131,10 @@ class Session:
     cancel_reason: CancelReason | None = None
     cancel_note: str | None = None
     late_cancellation: bool | None = None
+    # The latest ride status transport reported, and when that happened; None until a ride is reported.
+    ride_status: RideStatus | None = None
+    ride_status_at: datetime | None = None
+    check_in_override_reason: str | None = None
 
     @property
     def block(self) -> BookedBlock:
@@ -190,12 +200,42 @@ class Session:
         # The note may name people; only the reason code travels.
         return [self._event(SESSION_CANCELLED, reason=reason.value, cancelled_at=now, late_cancellation=self.late_cancellation)]
 
-    def check_in(self, *, clinic: Clinic, now: datetime) -> list[Event]:
+    def check_in(self, *, clinic: Clinic, now: datetime, override_reason: str | None = None) -> list[Event]:
+        """The patient arrived. Nobody may drive after treatment: while a ride home is needed and not confirmed, only
+        staff who give ``override_reason`` (a ride arranged by phone, say) may check the patient in, and it is kept."""
         if self.status is SessionStatus.BOOKED and clinic.local_day(now) != clinic.local_day(self.starts_at):
             raise Refused("not_session_day", "A patient can be checked in only on the day of the session.")
+        self.require(Step.CHECK_IN)
+        if self.needs_ride_home(clinic) and not self.ride_confirmed:
+            if override_reason is None:
+                reported = self.ride_status.value.replace("_", " ") if self.ride_status else "not reported yet"
+                raise Refused(
+                    "ride_not_confirmed",
+                    f"The ride home is not confirmed (its status: {reported}); confirm it first, or give an "
+                    "override_reason to check the patient in anyway.",
+                )
+            self.check_in_override_reason = override_reason
         self._advance(Step.CHECK_IN)
         self.checked_in_at = now
         return [self._event(SESSION_CHECKED_IN, checked_in_at=now)]
+
+    def needs_ride_home(self, clinic: Clinic) -> bool:
+        treatment = clinic.treatment_type(self.treatment_type)
+        required = treatment is not None and treatment.ride_home_required
+        return required or self.ride_home.mode is not RideHomeMode.NONE
+
+    @property
+    def ride_confirmed(self) -> bool:
+        return self.ride_status in CONFIRMED_STATUSES
+
+    def record_ride(self, report: RideReport) -> bool:
+        """Keep the ride status ``report`` gives, unless an event newer than it was applied; True when it changed."""
+        status = ride_status_after(self.ride_status, self.ride_status_at, report)
+        if status is None:
+            return False
+        self.ride_status = status
+        self.ride_status_at = report.occurred_at
+        return True
 
     def start_treatment(self, *, now: datetime) -> list[Event]:
         self._advance(Step.START_TREATMENT)
