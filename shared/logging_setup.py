@@ -64,5 +64,8 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
     if issubclass(args.exc_type, SystemExit):
         return  # as Python's own hook: a thread that exits is no failure
     name = args.thread.name if args.thread is not None else "unknown"
+    if args.exc_value is None:
+        log.critical("uncaught %s in thread %s", args.exc_type.__name__, name)
+        return
     exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
     log.critical("uncaught %s in thread %s", args.exc_type.__name__, name, exc_info=exc_info)

@@ -11,9 +11,11 @@ CAUSE = "The above exception was the direct cause of the following exception:"
 CONTEXT = "During handling of the above exception, another exception occurred:"
 
 
-def describe(exc: BaseException) -> str:
+def describe(exc: BaseException | None) -> str:
     """``OperationalError (sqlstate 25006) <- ReadOnlySqlTransaction``: types and codes only, no message."""
-    parts = []
+    if exc is None:
+        return "no exception"
+    parts: list[str] = []
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen and len(parts) < 5:

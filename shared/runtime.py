@@ -4,11 +4,11 @@ import logging
 import signal
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from flask import Flask
-from waitress import wasyncore
-from waitress.server import create_server
+from waitress import wasyncore  # type: ignore[import-untyped]
+from waitress.server import create_server  # type: ignore[import-untyped]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class ServiceRuntime:
     port: int
     workers: list[Worker] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
-    _server: object = None
+    _server: Any = None  # waitress's server; waitress ships no type information
     _sockets: dict = field(default_factory=dict)
     _http_thread: threading.Thread | None = None
 
@@ -56,7 +56,8 @@ class ServiceRuntime:
             # Sockets are closed by the server's own loop (woken by its trigger): closed from here, they raced
             # its select() and the loop died with EBADF. With no socket left in its map, the loop ends.
             self._server.trigger.pull_trigger(lambda: wasyncore.close_all(self._sockets))
-            self._http_thread.join(timeout)
+            if self._http_thread is not None:
+                self._http_thread.join(timeout)
             self._server = None  # a second stop must not write to the closed trigger's (reused) descriptor
         for thread in self._threads:
             thread.join(timeout)

@@ -193,7 +193,7 @@ class EventConsumer(ConsumerMixin):
                 event.type,
                 event.event_id,
                 state.attempt_number,
-                describe(state.outcome.exception()),
+                describe(state.outcome.exception() if state.outcome else None),
             ),
         )
         try:

@@ -21,7 +21,7 @@ class IdConverter(BaseConverter):
 def create_service_app(import_name: str, api: Blueprint, *, service_token: str, health: Callable[[], dict]) -> Flask:
     app = Flask(import_name)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.json.sort_keys = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider's setting
     app.url_map.converters["id"] = IdConverter
     register_error_handlers(app)
     require_service_token(api, service_token)

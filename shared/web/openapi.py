@@ -121,7 +121,7 @@ def build_document(
         described = getattr(view, "openapi", None)
         if described is None:
             continue
-        [method] = [method.lower() for method in rule.methods if method.lower() in HTTP_METHODS]
+        [method] = [method.lower() for method in rule.methods or () if method.lower() in HTTP_METHODS]
         spec.path(view=view, app=app, operations={method: described}, parameters=_path_parameters(rule))
     return _strict_responses(spec.to_dict())
 
