@@ -10,7 +10,14 @@ import re
 from datetime import datetime
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+    wait_random,
+)
 
 from services.transport.domain.provider import ProviderBooking, ProviderRide
 
@@ -104,7 +111,9 @@ class RideProviderClient:
             headers["Idempotency-Key"] = idempotency_key
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=self.backoff, jitter=self.backoff, max=self.backoff * 2**self.attempts),
+            # backoff, 2 x backoff, 4 x backoff ... each plus up to one backoff at random, so that clients that
+            # failed together do not all come back at the same moment.
+            wait=wait_exponential(multiplier=self.backoff) + wait_random(0, self.backoff),
             retry=retry_if_exception_type(_Transient),
             before_sleep=lambda state: _log_retry(operation, state, self.attempts),
             reraise=True,
