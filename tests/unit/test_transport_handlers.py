@@ -19,12 +19,12 @@ from shared.contract import (
     to_json,
 )
 from shared.messaging.topology import TRANSPORT_QUEUE
-from unit.fakes_services import FakeRideRepository
+from unit.fakes_transport import transport_uow
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
 NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=timezone.utc)
-RIDE_DATA_FIELDS = {"ride_id", "session_id", "pickup_at", "mode", "status"}
+RIDE_DATA_FIELDS = {"ride_id", "session_id", "pickup_at", "mode", "status", "patient_id", "session_starts_at"}
 
 
 def session_booked(*, session_id: str = "session-1", ride_home_mode: str = "escort") -> Event:
@@ -111,10 +111,6 @@ def session_discharged(
     return from_json(to_json(event.stamped_by("scheduler")))
 
 
-def transport_uow() -> FakeUnitOfWork:
-    return FakeUnitOfWork(rides=FakeRideRepository())
-
-
 def test_a_booked_session_gets_one_ride_requested_for_when_its_recovery_ends():
     uow = transport_uow()
     event = session_booked()
@@ -135,6 +131,8 @@ def test_a_booked_session_gets_one_ride_requested_for_when_its_recovery_ends():
         "pickup_at": ride.pickup_at,
         "mode": "escort",
         "status": "requested",
+        "patient_id": "patient-1",
+        "session_starts_at": START,
     }
     assert uow.published[0].correlation_id == "session-1"
     assert uow.inbox.processed == {event.event_id}
@@ -213,7 +211,7 @@ def test_cancelling_again_emits_nothing_more():
     assert uow.rides.all[0].status is RideStatus.CANCELLED
 
 
-def test_cancelling_a_session_without_a_ride_does_nothing_but_record_the_event():
+def test_cancelling_a_session_without_a_ride_leaves_only_a_tombstone_and_the_record_of_the_event():
     uow = transport_uow()
     event = session_cancelled(session_id="session-without-ride")
 
@@ -221,6 +219,7 @@ def test_cancelling_a_session_without_a_ride_does_nothing_but_record_the_event()
 
     assert uow.rides.all == []
     assert uow.published == []
+    assert uow.tombstones.sessions == {"session-without-ride": "session.cancelled"}
     assert uow.inbox.processed == {event.event_id}
 
 
@@ -232,7 +231,8 @@ def test_listing_rides_for_a_session_gives_only_its_rides():
     rides = handlers.list_rides(session_id="session-2", uow=uow)
 
     assert [r.session_id for r in rides] == ["session-2"]
-    assert len(handlers.list_rides(session_id=None, uow=uow)) == 2
+    day = (START, START + timedelta(days=1))
+    assert len(handlers.list_rides(window=day, uow=uow)) == 2
 
 
 def booked_with_a_ride(uow: FakeUnitOfWork, *, session_id: str = "session-1"):
@@ -256,6 +256,8 @@ def test_a_rescheduled_session_moves_its_ride_to_the_new_end_of_recovery_and_emi
     assert ride.pickup_at == event.data["recovery_ends_at"] == NEW_START + timedelta(minutes=90)
     assert ride.status is RideStatus.REQUESTED
     assert ride.requested_at == NOW
+    assert ride.round == 2  # the escort is asked again, about the new time
+    assert ride.session_starts_at == NEW_START
     assert [e.type for e in uow.published] == ["ride.requested", "ride.rescheduled"]
     rescheduled = uow.published[1]
     assert dict(rescheduled.data) == {
@@ -264,6 +266,8 @@ def test_a_rescheduled_session_moves_its_ride_to_the_new_end_of_recovery_and_emi
         "pickup_at": NEW_START + timedelta(minutes=90),
         "mode": "escort",
         "status": "requested",
+        "patient_id": "patient-1",
+        "session_starts_at": NEW_START,
     }
     assert rescheduled.correlation_id == "session-1"
     assert event.event_id in uow.inbox.processed
@@ -381,6 +385,8 @@ def test_a_no_show_cancels_the_ride_and_emits_ride_cancelled():
         "pickup_at": START + timedelta(minutes=90),
         "mode": "escort",
         "status": "cancelled",
+        "patient_id": "patient-1",
+        "session_starts_at": START,
     }
     assert event.event_id in uow.inbox.processed
 
@@ -437,6 +443,8 @@ def test_a_discharge_dispatches_the_ride_for_the_moment_the_patient_was_released
         "pickup_at": discharged_at,
         "mode": "escort",
         "status": "dispatched",
+        "patient_id": "patient-1",
+        "session_starts_at": START,
     }
     assert dispatched.correlation_id == "session-1"
     assert event.event_id in uow.inbox.processed

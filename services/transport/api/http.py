@@ -1,61 +1,106 @@
-"""Routes of the transport service's JSON API."""
+"""Routes of the transport service's JSON API: translate HTTP to use cases and back, nothing more."""
+from datetime import datetime, time, timedelta
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, jsonify
-from marshmallow import EXCLUDE, RAISE, Schema, fields
 
-from shared.contract.fields import Identifier
-from shared.web import query_args
-from shared.web.openapi import build_document, operation
+from shared.persistence import utcnow
+from shared.web import error_body, field_errors, query_args
+from shared.web.openapi import build_document, json_content, operation
 
 from .. import handlers
-from ..domain.rides import RideStatus
+from ..adapters.escort_tokens import EscortTokens
+from ..domain.errors import InvalidRequest, NotFound, Refused
+from ..settings import TransportSettings
+from .fields import CLINIC_ZONE
+from .schemas import EscortLinkOut, RefusalOut, RideOut, RidesOut, RidesQuery
+
+__all__ = ["RidesOut", "RidesQuery", "build_openapi", "create_api"]
+
+REFUSED_RESPONSE = {
+    "description": "The ride's state refuses the request; `reason` says why (for example `not_awaiting_escort`).",
+    "content": json_content("RefusalOut"),
+}
+DEFAULTS = TransportSettings()
 
 
-class RidesQuery(Schema):
-    class Meta:
-        unknown = RAISE
-
-    session_id = Identifier(load_default=None, metadata={"description": "Only this session's rides."})
-
-
-class RideOut(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    id = fields.String()
-    session_id = fields.String()
-    patient_id = fields.String()
-    mode = fields.String()
-    pickup_at = fields.DateTime(format="iso", metadata={"description": "When the patient's recovery ends."})
-    status = fields.Enum(RideStatus, by_value=True)
-    requested_at = fields.DateTime(format="iso")
-    cancelled_at = fields.DateTime(format="iso", allow_none=True)
-    dispatched_at = fields.DateTime(format="iso", allow_none=True)
-
-
-class RidesOut(Schema):
-    rides = fields.List(fields.Nested(RideOut))
-
-
-def create_api(*, uow_factory: Callable) -> Blueprint:
+def create_api(
+    *,
+    uow_factory: Callable,
+    clock: Callable[[], datetime] = utcnow,
+    clinic_zone: ZoneInfo = DEFAULTS.clinic_time_zone,
+    tokens: EscortTokens | None = None,
+    public_url: str = DEFAULTS.public_url,
+) -> Blueprint:
     api = Blueprint("transport_api", __name__)
+    tokens = tokens or EscortTokens(DEFAULTS.link_secret)
+
+    def dump(schema_class, value) -> dict:
+        token = CLINIC_ZONE.set(clinic_zone)
+        try:
+            return schema_class().dump(value)
+        finally:
+            CLINIC_ZONE.reset(token)
+
+    @api.errorhandler(InvalidRequest)
+    def _invalid(exc: InvalidRequest):
+        return field_errors(exc.errors)
+
+    @api.errorhandler(Refused)
+    def _refused(exc: Refused):
+        return jsonify({"reason": exc.reason, "message": exc.message}), 409
+
+    @api.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return jsonify(error_body("_request", f"No {exc.what} has this id.")), 404
 
     @api.get("/rides")
-    @operation("Rides home", ok=(200, RidesOut), query=RidesQuery, errors=(422,))
+    @operation(
+        "Rides home of a session, or of a clinic day",
+        description="Give exactly one of `session_id` and `date` (422 on `_schema` otherwise). A `date` is a day "
+        "in the clinic's time zone: the rides picked up on it.",
+        ok=(200, RidesOut),
+        query=RidesQuery,
+        errors=(422,),
+    )
     def list_rides():
         query = query_args(RidesQuery())
-        rides = handlers.list_rides(session_id=query["session_id"], uow=uow_factory())
-        return jsonify(RidesOut().dump({"rides": rides}))
+        window = _clinic_day(query["date"], clinic_zone) if query["date"] else None
+        rides = handlers.list_rides(session_id=query["session_id"], window=window, uow=uow_factory())
+        return jsonify(dump(RidesOut, {"rides": rides}))
+
+    @api.get("/rides/<id:ride_id>/escort-link")
+    @operation(
+        "The link to send the escort",
+        description="Only for an escort ride that waits for its escort's answer (409 `not_awaiting_escort` "
+        "otherwise). The link carries an opaque signed token and works until the pickup time; a reschedule "
+        "replaces it.",
+        ok=(200, EscortLinkOut),
+        errors=(404,),
+        responses={"409": "Refused"},
+    )
+    def escort_link(ride_id: str):
+        ride = handlers.ride_awaiting_escort(ride_id, uow=uow_factory(), now=clock())
+        url = f"{public_url}/rides/escort/{tokens.link_token(ride.id, ride.round)}"
+        return jsonify(dump(EscortLinkOut, {"url": url, "expires_at": ride.pickup_at}))
 
     return api
+
+
+def _clinic_day(day, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
+    return start, end
 
 
 def build_openapi(app: Flask) -> dict:
     return build_document(
         app,
         title="Transport API",
-        description="The ride home of every treated patient, requested from the scheduler's events. "
+        description="The ride home of every treated patient, requested from the scheduler's events and confirmed by "
+        "the escort (a signed link) or a ride provider. Times are written with the clinic's UTC offset. "
         "Every route wants `Authorization: Bearer <SERVICE_TOKEN>`.",
-        schemas={"RideOut": RideOut, "RidesOut": RidesOut},
+        schemas={"RefusalOut": RefusalOut, "RideOut": RideOut, "RidesOut": RidesOut, "EscortLinkOut": EscortLinkOut},
+        components={"Refused": REFUSED_RESPONSE},
     )
