@@ -1,10 +1,12 @@
 """Hand-written fakes for unit tests: units of work that keep everything in memory."""
 import copy
+import dataclasses
+from datetime import datetime, timezone
 from typing import Callable
 
 from services.scheduler.domain.schedule import Occupancy
 from services.scheduler.domain.sessions import HOLDING_STATUSES
-from shared.contract import Event
+from shared.contract import CATALOGUE, Event, new_event
 
 
 class FakeOutbox:
@@ -129,3 +131,29 @@ class FakePatientRepository:
 
     def add_intake(self, intake) -> None:
         self.intakes.append(intake)
+
+
+def ride_reported(
+    session_id: str,
+    event_type: str = "ride.confirmed",
+    *,
+    status: str | None = None,
+    occurred_at: datetime | None = None,
+    ride_id: str = "ride-1",
+    mode: str = "escort",
+    at_risk: str | None = None,
+) -> Event:
+    """A ``ride.*`` event as transport publishes it, for the scheduler's ride status; ``status`` defaults to the one
+    the type names (``requested`` for ride.at_risk and ride.rescheduled)."""
+    if status is None:
+        status = event_type.removeprefix("ride.") if event_type not in ("ride.at_risk", "ride.rescheduled") else "requested"
+    data = {
+        "ride_id": ride_id,
+        "session_id": session_id,
+        "pickup_at": datetime(2027, 1, 5, 16, 30, tzinfo=timezone.utc),
+        "mode": mode,
+        "status": status,
+        "at_risk": at_risk,
+    }
+    event = new_event(CATALOGUE[event_type], data, correlation_id=session_id).stamped_by("transport")
+    return event if occurred_at is None else dataclasses.replace(event, occurred_at=occurred_at)

@@ -368,3 +368,31 @@ def test_an_interval_closing_at_24_00_lets_a_session_end_at_midnight(tmp_path):
     listed = schedule.open_starts(intake, datetime(2027, 1, 9, tzinfo=clinic.time_zone),
                                   datetime(2027, 1, 10, tzinfo=clinic.time_zone))
     assert listed[-1].starts_at == saturday
+
+
+# --- the clinic's address: where every ride home picks up --------------------------------------------------------
+
+
+def test_the_shipped_default_names_the_clinics_address_in_its_zone():
+    clinic = load_clinic(DEFAULT_CONFIG)
+
+    assert clinic.address == "1200 Riverside Avenue, Suite 300, Jacksonville, FL 32204"
+    assert clinic.time_zone.key == "America/New_York"  # Jacksonville, Florida keeps Eastern time
+
+
+def test_an_address_is_read_as_one_trimmed_line_and_is_optional(tmp_path):
+    with_address = load_clinic(write(tmp_path, changed('name = "Test Clinic"\n',
+                                                       'name = "Test Clinic"\naddress = " 4 Rue de Rivoli, 75004 Paris "\n')))
+
+    assert with_address.address == "4 Rue de Rivoli, 75004 Paris"
+    assert load_clinic(write(tmp_path, VALID)).address is None
+
+
+@pytest.mark.parametrize(
+    "value", ['"4 Rue de Rivoli\\n75004 Paris"', '"   "', '""', f'"{"x" * 301}"', "4", '"Rue\\u0000"'],
+    ids=["line-break", "blank", "empty", "too-long", "not-text", "NUL"],
+)
+def test_an_address_that_is_not_one_line_of_text_is_refused_naming_the_field(tmp_path, value):
+    message = config_error(tmp_path, changed('name = "Test Clinic"\n', f'name = "Test Clinic"\naddress = {value}\n'))
+
+    assert "address" in message

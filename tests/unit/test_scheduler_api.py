@@ -11,8 +11,10 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, func, select, table
 
+from fakes import ride_reported
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
+from shared.messaging import EventConsumer
 from shared.settings import Settings
 
 TOKEN = "unit-test-token"
@@ -20,7 +22,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 STARTS_AT = "2027-01-05T09:00:00-05:00"  # a Tuesday, five weeks ahead
-TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments")
+TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments", "processed_events")
 
 
 @pytest.fixture
@@ -28,10 +30,23 @@ def database_file(tmp_path):
     return tmp_path / "scheduler.sqlite3"
 
 
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
 @pytest.fixture
-def client(database_file, monkeypatch):
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def runtime(database_file, clock, monkeypatch):
     monkeypatch.delenv("CLINIC_CONFIG", raising=False)
-    runtime = bootstrap(
+    return bootstrap(
         Settings(
             service="scheduler",
             broker_url="memory://",
@@ -41,9 +56,19 @@ def client(database_file, monkeypatch):
             scheduler_url="http://127.0.0.1:0",
         ),
         clinic=load_clinic(),
-        clock=lambda: NOW,
+        clock=clock,
     )
+
+
+@pytest.fixture
+def client(runtime):
     return runtime.app.test_client()
+
+
+def report_ride(runtime, session_id: str, event_type: str = "ride.confirmed", **fields) -> None:
+    """Transport reports a change of the session's ride: handed to the scheduler's consumer as the broker would."""
+    [consumer] = [worker for worker in runtime.workers if isinstance(worker, EventConsumer)]
+    consumer.handlers[event_type](ride_reported(session_id, event_type, **fields))
 
 
 @pytest.fixture
@@ -1439,3 +1464,189 @@ def test_an_instant_outside_the_years_2000_to_2999_once_in_utc_is_refused(client
         "Give a time between the years 2000 and 2999 (in UTC)."
     ]
     assert snapshot() == before
+
+
+# --- the ride home: provider mode, the ride status, the check-in gate ---------------------------------------------
+
+ADDRESS = "12 Elm Street, Apt 4, Jacksonville, FL 32204"
+PROVIDER = {"mode": "provider", "dropoff_address": ADDRESS}
+TOMORROW = "2026-12-02T09:00:00-05:00"  # Wednesday, 26 hours after NOW
+ARRIVAL = datetime(2026, 12, 2, 13, 45, tzinfo=timezone.utc)  # Wednesday 08:45 in New York
+
+
+def test_the_clinic_shows_its_address_where_every_ride_home_picks_up(client):
+    response = client.get("/api/clinic", headers=AUTH)
+
+    assert response.get_json()["address"] == "1200 Riverside Avenue, Suite 300, Jacksonville, FL 32204"
+
+
+def test_a_provider_ride_home_is_booked_with_its_dropoff_address_shown_on_the_session_only(client, patient, database_file):
+    session = booked(client, patient["id"], ride_home={"mode": "provider", "dropoff_address": f"  {ADDRESS} "})
+
+    shown = client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()
+    assert session["ride_home"] == shown["ride_home"] == {
+        "mode": "provider", "dropoff_address": ADDRESS, "escort_name": None, "escort_phone": None,
+    }
+    engine = create_engine(f"sqlite:///{database_file}")
+    with engine.connect() as connection:
+        [body] = connection.exec_driver_sql("SELECT body FROM outbox").scalars().all()
+    engine.dispose()
+    assert json.loads(body)["data"]["ride_home_mode"] == "provider"
+    assert "Elm" not in body and "32204" not in body
+
+
+def test_a_series_with_a_provider_ride_home_gives_every_session_the_address(client, patient):
+    response = client.post("/api/series", json=series_body(patient["id"], count=2, ride_home=PROVIDER), headers=AUTH)
+
+    assert response.status_code == 201, response.get_json()
+    assert [s["ride_home"]["dropoff_address"] for s in response.get_json()["sessions"]] == [ADDRESS, ADDRESS]
+
+
+@pytest.mark.parametrize(
+    "ride_home, field",
+    [
+        ({"mode": "provider"}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": None}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": "12 E"}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": "x" * 301}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": "12 Elm Street\nApt 4"}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": "12 Elm\x00 Street"}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": "      "}, "dropoff_address"),
+        ({"mode": "provider", "dropoff_address": 12}, "dropoff_address"),
+        ({**PROVIDER, "escort_name": "Bo Lee"}, "escort_name"),
+        ({**PROVIDER, "escort_phone": "+14155550124"}, "escort_phone"),
+        ({**ESCORT, "dropoff_address": ADDRESS}, "dropoff_address"),
+        ({"mode": "escort", "dropoff_address": ADDRESS}, "escort_name"),
+        ({"mode": "taxi", "dropoff_address": ADDRESS}, "mode"),
+        ({"dropoff_address": ADDRESS}, "mode"),
+        ({**PROVIDER, "pickup_address": "Elsewhere 1"}, "pickup_address"),
+    ],
+    ids=["no-address", "null-address", "too-short", "too-long", "line-break", "NUL", "blank", "not-text",
+         "escort-name-in-provider-mode", "escort-phone-in-provider-mode", "address-in-escort-mode",
+         "escort-mode-with-only-an-address", "unknown-mode", "no-mode", "unknown-field"],
+)
+def test_a_ride_home_that_does_not_fit_its_mode_is_422_naming_the_field_and_books_nothing(
+    client, patient, snapshot, ride_home, field
+):
+    before = snapshot()
+
+    sessions = book(client, patient["id"], ride_home=ride_home)
+    series = client.post("/api/series", json=series_body(patient["id"], ride_home=ride_home), headers=AUTH)
+
+    for response in (sessions, series):
+        errors = assert_field_errors(response, 422, "ride_home")
+        assert field in errors["ride_home"], errors
+    assert snapshot() == before
+
+
+def test_a_field_of_the_other_mode_is_named_as_belonging_to_it(client, patient):
+    response = book(client, patient["id"], ride_home={**PROVIDER, "escort_name": "Bo Lee"})
+
+    assert response.get_json()["errors"]["ride_home"] == {"escort_name": ["Only with mode escort."]}
+
+
+@pytest.fixture
+def tomorrows_infusion(client, patient) -> dict:
+    """An infusion with an escort tomorrow at 09:00: booked today, checked in once the clock is set to ARRIVAL."""
+    return booked(client, patient["id"], starts_at=TOMORROW)
+
+
+def check_in(client, session_id: str, body=None):
+    return client.post(f"/api/sessions/{session_id}/check-in", json=body, headers=AUTH)
+
+
+def test_a_session_shows_no_ride_status_until_transport_reports_one(client, tomorrows_infusion, todays_intake):
+    assert tomorrows_infusion["ride_status"] is None and tomorrows_infusion["ride_status_at"] is None
+    assert todays_intake["ride_status"] is None
+    assert tomorrows_infusion["check_in_override_reason"] is None
+
+
+@pytest.mark.parametrize("reported", [None, "ride.requested", "ride.declined", "ride.at_risk", "ride.cancelled"])
+def test_checking_in_while_the_ride_home_is_not_confirmed_is_409_ride_not_confirmed_and_changes_nothing(
+    runtime, client, clock, tomorrows_infusion, snapshot, reported
+):
+    if reported:
+        report_ride(runtime, tomorrows_infusion["id"], reported, at_risk="2h" if reported == "ride.at_risk" else None)
+    clock.now = ARRIVAL
+    before = snapshot()
+
+    response = check_in(client, tomorrows_infusion["id"])
+
+    assert_refusal(response, "ride_not_confirmed")
+    assert snapshot() == before
+    assert client.get(f"/api/sessions/{tomorrows_infusion['id']}", headers=AUTH).get_json()["status"] == "booked"
+
+
+def test_a_ride_confirmed_by_transport_is_shown_on_the_session_and_lets_the_patient_check_in(
+    runtime, client, clock, tomorrows_infusion
+):
+    sid = tomorrows_infusion["id"]
+    report_ride(runtime, sid, "ride.requested", occurred_at=datetime(2026, 12, 1, 12, 1, tzinfo=timezone.utc))
+    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=timezone.utc))
+    clock.now = ARRIVAL
+
+    shown = client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()
+    response = check_in(client, sid)
+
+    assert (shown["ride_status"], shown["ride_status_at"]) == ("confirmed", "2026-12-01T13:30:00-05:00")
+    assert (response.status_code, response.get_json()["status"]) == (200, "checked_in")
+    assert response.get_json()["check_in_override_reason"] is None
+
+
+def test_a_ride_event_that_arrives_after_a_newer_one_does_not_undo_the_confirmation(runtime, client, clock, tomorrows_infusion):
+    sid = tomorrows_infusion["id"]
+    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=timezone.utc))
+    report_ride(runtime, sid, "ride.at_risk", occurred_at=datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc), at_risk="24h")
+    clock.now = ARRIVAL
+
+    assert client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()["ride_status"] == "confirmed"
+    assert check_in(client, sid).status_code == 200
+
+
+def test_an_override_reason_checks_the_patient_in_without_a_confirmed_ride_and_is_shown_on_the_session(
+    runtime, client, clock, tomorrows_infusion
+):
+    report_ride(runtime, tomorrows_infusion["id"], "ride.declined")
+    clock.now = ARRIVAL
+
+    response = check_in(client, tomorrows_infusion["id"], {"override_reason": "  Sister confirmed pickup by phone "})
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["status"], body["ride_status"]) == ("checked_in", "declined")
+    assert body["check_in_override_reason"] == "Sister confirmed pickup by phone"
+    assert client.get(f"/api/sessions/{body['id']}", headers=AUTH).get_json() == body
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"override_reason": "ok"}, "override_reason"),
+        ({"override_reason": "x" * 301}, "override_reason"),
+        ({"override_reason": "taxi\nbooked"}, "override_reason"),
+        ({"override_reason": "   "}, "override_reason"),
+        ({"override_reason": 42}, "override_reason"),
+        ({"override_reason": "taxi booked", "by": "Dr. Xu"}, "by"),
+    ],
+    ids=["too-short", "too-long", "line-break", "blank", "not-text", "unknown-field"],
+)
+def test_a_bad_override_reason_is_422_naming_the_field_and_changes_nothing(client, clock, tomorrows_infusion, snapshot,
+                                                                           body, field):
+    clock.now = ARRIVAL
+    before = snapshot()
+
+    response = check_in(client, tomorrows_infusion["id"], body)
+
+    assert_field_errors(response, 422, field)
+    assert snapshot() == before
+
+
+def test_a_treatment_that_needs_no_ride_checks_in_and_an_override_reason_given_anyway_is_not_recorded(client, todays_intake):
+    response = check_in(client, todays_intake["id"], {"override_reason": "Walked in"})
+
+    assert (response.status_code, response.get_json()["status"]) == (200, "checked_in")
+    assert response.get_json()["check_in_override_reason"] is None
+
+
+def test_healthz_says_whether_the_scheduler_consumes_ride_events(client):
+    assert client.get("/healthz").get_json()["consuming"] is False  # nothing started in these tests

@@ -1,6 +1,6 @@
 """A session's lifecycle: the transition table, the rules of each step, and events that carry ids, times and codes only."""
 import copy
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import datetime, time, timedelta, timezone
 from itertools import product
 from zoneinfo import ZoneInfo
@@ -512,3 +512,128 @@ def test_a_reschedule_that_waited_for_another_names_the_time_that_one_stored_as_
     assert event.data["previous_recovery_ends_at"] == RESCHEDULED_TO.recovery_ends_at
     assert answered.starts_at == event.data["starts_at"] == RESCHEDULED_START
     assert uow.sessions.get("session-1") == answered
+
+
+# --- the check-in gate: no treatment without a confirmed ride home ----------------------------------------------
+
+ARRIVED = START - timedelta(minutes=15)
+INTAKE = TreatmentType("intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True)
+
+
+def with_ride(status: str | None, event_type: str | None = None) -> Session:
+    session = booked(ride_confirmed=False)
+    if status is not None:
+        session.record_ride(RideReport(event_type or f"ride.{status}", status, BOOKED_AT + timedelta(hours=2)))
+    return session
+
+
+@pytest.mark.parametrize(
+    "session",
+    [with_ride(None), with_ride("requested"), with_ride("declined"), with_ride("requested", "ride.at_risk"),
+     with_ride("cancelled")],
+    ids=["none reported", "requested", "declined", "at risk", "cancelled"],
+)
+def test_a_check_in_while_the_ride_home_is_not_confirmed_is_refused_as_ride_not_confirmed_and_changes_nothing(session):
+    before = asdict(session)
+
+    with pytest.raises(Refused) as refused:
+        session.check_in(clinic=CLINIC, now=ARRIVED)
+
+    assert refused.value.reason == "ride_not_confirmed"
+    assert "override_reason" in refused.value.message
+    assert asdict(session) == before
+
+
+@pytest.mark.parametrize("status", ["confirmed", "dispatched", "completed"])
+def test_a_ride_confirmed_or_already_on_its_way_lets_the_patient_check_in_without_an_override(status):
+    session = with_ride(status)
+
+    events = session.check_in(clinic=CLINIC, now=ARRIVED)
+
+    assert [e.type for e in events] == ["session.checked_in"]
+    assert session.status is SessionStatus.CHECKED_IN
+    assert session.check_in_override_reason is None
+
+
+def test_an_override_reason_checks_the_patient_in_without_a_confirmed_ride_and_is_kept_out_of_the_event():
+    session = with_ride("declined")
+    reason = "Bo Lee confirmed by phone at +14155550124"
+
+    events = session.check_in(clinic=CLINIC, now=ARRIVED, override_reason=reason)
+
+    assert session.status is SessionStatus.CHECKED_IN
+    assert session.check_in_override_reason == reason
+    assert dict(events[0].data) == {"session_id": "session-1", "patient_id": "patient-1", "checked_in_at": ARRIVED}
+
+
+def test_an_override_reason_given_for_a_confirmed_ride_overrides_nothing_and_is_not_recorded():
+    session = with_ride("confirmed")
+
+    session.check_in(clinic=CLINIC, now=ARRIVED, override_reason="just in case")
+
+    assert session.check_in_override_reason is None
+
+
+def test_a_treatment_without_recovery_needs_no_ride_to_check_in():
+    clinic_with_intake = replace(CLINIC, treatment_types={"intake_assessment": INTAKE})
+    request = BookingRequest("session-1", "patient-1", "intake_assessment", START, RideHome(RideHomeMode.NONE))
+    slot = Placement("intake_assessment", START, START + INTAKE.treatment, START + INTAKE.in_chair,
+                     START + INTAKE.chair_hold, "chair-1", "dr-a")
+    session, _ = book(request, slot, clinic=clinic_with_intake, now=BOOKED_AT)
+
+    session.check_in(clinic=clinic_with_intake, now=ARRIVED)
+
+    assert session.status is SessionStatus.CHECKED_IN and session.ride_status is None
+
+
+def test_a_session_booked_with_a_ride_home_keeps_its_gate_when_its_treatment_type_is_no_longer_configured():
+    session = with_ride("requested")
+    unconfigured = replace(CLINIC, treatment_types={})
+
+    with pytest.raises(Refused) as refused:
+        session.check_in(clinic=unconfigured, now=ARRIVED)
+
+    assert refused.value.reason == "ride_not_confirmed"
+
+
+def test_the_step_table_refuses_before_the_ride_gate_does():
+    session = with_ride(None)
+    session.cancel(reason=CancelReason.OTHER, note=None, clinic=CLINIC, now=BOOKED_AT)
+
+    with pytest.raises(Refused) as refused:
+        session.check_in(clinic=CLINIC, now=ARRIVED, override_reason="phone")
+
+    assert refused.value.reason == "transition_not_allowed"
+
+
+def test_the_check_in_use_case_records_the_override_through_the_row_lock():
+    uow = unit_of_work(with_ride("requested", "ride.at_risk"))
+
+    answered = handlers.check_in("session-1", override_reason="Taxi booked by the desk", uow=uow, clinic=CLINIC,
+                                 now=ARRIVED)
+
+    assert uow.sessions.calls[0] == "lock session session-1"
+    assert uow.sessions.get("session-1").check_in_override_reason == "Taxi booked by the desk" == answered.check_in_override_reason
+    assert [e.type for e in uow.published] == ["session.checked_in"]
+
+
+# --- provider mode -----------------------------------------------------------------------------------------------
+
+PROVIDER = RideHome(RideHomeMode.PROVIDER, dropoff_address="12 Elm Street, Apt 4, Jacksonville, FL 32204")
+
+
+def test_a_provider_ride_home_is_kept_with_the_session_and_its_events_name_the_mode_but_never_the_address():
+    request = BookingRequest("session-1", "patient-1", "iv_infusion", START, PROVIDER)
+    session, booked_events = book(request, placement(), clinic=CLINIC, now=BOOKED_AT)
+    session.record_ride(RideReport("ride.confirmed", "confirmed", BOOKED_AT + timedelta(hours=1)))
+
+    events = [*booked_events, *session.reschedule(RESCHEDULED_TO)]
+    events += session.check_in(clinic=CLINIC, now=RESCHEDULED_TO.starts_at - timedelta(minutes=15))
+    events += session.start_treatment(now=RESCHEDULED_TO.starts_at)
+    events += session.discharge(at=RESCHEDULED_TO.recovery_ends_at, now=RESCHEDULED_TO.recovery_ends_at)
+
+    assert session.ride_home == PROVIDER
+    modes = {e.type: e.data["ride_home_mode"] for e in events if "ride_home_mode" in e.data}
+    assert modes == {"session.booked": "provider", "session.rescheduled": "provider", "session.discharged": "provider"}
+    for event in events:
+        assert "Elm" not in repr(event.data) and "32204" not in repr(event.data), event.type
