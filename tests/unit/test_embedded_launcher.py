@@ -1,19 +1,23 @@
 """``python -m services``: the settings each of the three embedded services gets from one environment."""
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy.engine import make_url
 
-from services.__main__ import EMBEDDED_BROKER, settings_for
+from services.__main__ import EMBEDDED_BROKER, embedded_ride_provider, settings_for
+from simulators.ride_provider import RideProviderSimulator
 
 SERVICES = ("scheduler", "transport", "notifications")
 DEFAULT_PORTS = {"scheduler": 8001, "transport": 8002, "notifications": 8003}
+PROVIDER_VARIABLES = ("RIDE_PROVIDER_URL", "RIDE_PROVIDER_KEY", "RIDE_PROVIDER_WEBHOOK_SECRET", "RIDE_PROVIDER_WEBHOOK_URL")
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    for name in ("BROKER_URL", "DATABASE_URL", "PORT", "HOST", "SERVICE_TOKEN", "SCHEDULER_URL"):
+    for name in ("BROKER_URL", "DATABASE_URL", "PORT", "HOST", "SERVICE_TOKEN", "SCHEDULER_URL", *PROVIDER_VARIABLES):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -103,3 +107,62 @@ def test_settings_for_does_not_change_the_process_environment(monkeypatch, tmp_p
 @pytest.mark.parametrize("service", SERVICES)
 def test_each_service_is_named_in_its_settings(service):
     assert settings_for(service).service == service
+
+
+def test_without_a_ride_provider_the_simulator_runs_on_8004_and_transport_is_pointed_at_it():
+    environ: dict[str, str] = {}
+
+    simulator = embedded_ride_provider(environ)
+
+    assert (simulator.host, simulator.port) == ("127.0.0.1", 8004)
+    assert simulator.webhook_url == "http://127.0.0.1:8002/webhooks/ride-provider"
+    assert environ == {
+        "RIDE_PROVIDER_URL": "http://127.0.0.1:8004",
+        "RIDE_PROVIDER_KEY": "dev-ride-provider-key",
+        "RIDE_PROVIDER_WEBHOOK_SECRET": "dev-ride-provider-webhook-secret",
+    }
+    assert (simulator.api_key, simulator.webhook_secret) == ("dev-ride-provider-key", "dev-ride-provider-webhook-secret")
+
+
+def test_the_simulator_and_transport_share_the_key_and_webhook_secret_that_are_set():
+    environ = {"RIDE_PROVIDER_KEY": "a-key", "RIDE_PROVIDER_WEBHOOK_SECRET": "a-secret"}
+
+    simulator = embedded_ride_provider(environ)
+
+    assert (simulator.api_key, simulator.webhook_secret) == ("a-key", "a-secret")
+    assert (environ["RIDE_PROVIDER_KEY"], environ["RIDE_PROVIDER_WEBHOOK_SECRET"]) == ("a-key", "a-secret")
+
+
+def test_the_simulator_keeps_8004_whatever_port_is_set():
+    assert embedded_ride_provider({"PORT": "9999"}).port == 8004
+
+
+def test_a_ride_provider_that_is_named_is_used_and_no_simulator_is_started():
+    environ = {"RIDE_PROVIDER_URL": "https://rides.example.com", "RIDE_PROVIDER_KEY": "live-key"}
+
+    assert embedded_ride_provider(environ) is None
+    assert environ == {"RIDE_PROVIDER_URL": "https://rides.example.com", "RIDE_PROVIDER_KEY": "live-key"}
+
+
+def test_listening_on_every_interface_still_points_transport_at_the_simulator_over_loopback():
+    environ = {"HOST": "0.0.0.0"}
+
+    simulator = embedded_ride_provider(environ)
+
+    assert simulator.host == "0.0.0.0"
+    assert environ["RIDE_PROVIDER_URL"] == "http://127.0.0.1:8004"
+    assert simulator.webhook_url == "http://127.0.0.1:8002/webhooks/ride-provider"
+
+
+def test_the_embedded_simulator_answers_as_a_ride_provider():
+    settings = dataclasses.replace(embedded_ride_provider({}), port=0, webhook_url="")
+    simulator = RideProviderSimulator(settings).start()
+    try:
+        answer = requests.get(
+            f"{simulator.url}/v1/rides/unknown", headers={"Authorization": "Bearer dev-ride-provider-key"}, timeout=5
+        )
+    finally:
+        simulator.stop()
+
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "ride_not_found"
