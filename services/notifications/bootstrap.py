@@ -17,10 +17,12 @@ from . import SERVICE_NAME
 from .adapters import tables
 from .adapters.gateways import HttpGateway, KeepInDatabase
 from .adapters.scheduler_directory import SchedulerDirectory
+from .adapters.transport_links import DEFAULT_TRANSPORT_URL, TransportLinks
 from .adapters.unit_of_work import NotificationsUnitOfWork
 from .api.http import build_openapi, create_api
 from .consumer import event_handlers
 from .domain.delivery import Gateway
+from .domain.rides import EscortLinks
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
@@ -36,6 +38,7 @@ def bootstrap(
     publisher_factory: Callable[[], EventPublisher] | None = None,
     gateway: Gateway | None = None,
     directory=None,
+    links: EscortLinks | None = None,
     clock: Callable[[], datetime] = utcnow,
     retry: RetryPolicy | None = None,
 ) -> ServiceRuntime:
@@ -56,6 +59,7 @@ def bootstrap(
         directory or SchedulerDirectory(settings.scheduler_url, settings.service_token),
         gateway or default_gateway(),
         clock,
+        links or TransportLinks(os.environ.get("TRANSPORT_URL") or DEFAULT_TRANSPORT_URL, settings.service_token),
     )
     consumer = EventConsumer(
         settings.broker_url,

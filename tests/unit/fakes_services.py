@@ -6,9 +6,10 @@ notifications service's directory and gateways. The scheduler's use cases are te
 from dataclasses import replace
 from datetime import datetime
 
-from services.notifications.domain.contacts import ClinicFacts, Contact, ContactUnavailable
+from services.notifications.domain.contacts import ClinicFacts, Contact, ContactUnavailable, Escort, EscortUnavailable
 from services.notifications.domain.delivery import DeliveryFailed
 from services.notifications.domain.messages import Message
+from services.notifications.domain.rides import EscortLink
 from services.transport.domain.rides import Ride
 
 
@@ -50,14 +51,16 @@ class FakeMessageRepository:
     def add(self, message: Message) -> None:
         if message.id in self.by_id:
             raise ValueError(f"message {message.id} already stored")
+        if self.find(message.session_id, message.kind, message.dedupe_key) is not None:
+            raise ValueError("a message of this kind and key is already stored for the session")  # the unique key
         self.by_id[message.id] = replace(message)
 
     def upsert(self, message: Message) -> None:
         self.by_id[message.id] = replace(message)
 
-    def find(self, session_id: str, kind: str) -> Message | None:
+    def find(self, session_id: str, kind: str, dedupe_key: str = "") -> Message | None:
         for message in self.by_id.values():
-            if message.session_id == session_id and message.kind == kind:
+            if (message.session_id, message.kind, message.dedupe_key) == (session_id, kind, dedupe_key):
                 return replace(message)
         return None
 
@@ -73,16 +76,37 @@ class FakeMessageRepository:
 
 
 class FakeDirectory:
-    """The scheduler's directory: the contacts it knows, and the clinic's facts."""
+    """The scheduler's directory: the contacts and sessions' escorts it knows, and the clinic's facts."""
 
-    def __init__(self, clinic: ClinicFacts, *contacts: Contact, unknown_reason: str = "the scheduler has no such patient"):
+    def __init__(
+        self,
+        clinic: ClinicFacts,
+        *contacts: Contact,
+        escorts: tuple[Escort, ...] = (),
+        unknown_reason: str = "the scheduler has no such patient",
+        unavailable: Exception | None = None,
+    ):
         self._clinic = clinic
         self._contacts = {c.patient_id: c for c in contacts}
+        self._escorts = {e.session_id: e for e in escorts}
         self._unknown_reason = unknown_reason
+        self.unavailable = unavailable  # raised for every contact and escort while set: the scheduler is down
         self.looked_up: list[str] = []
+        self.sessions_looked_up: list[str] = []
+
+    def escort(self, session_id: str) -> Escort:
+        self.sessions_looked_up.append(session_id)
+        if self.unavailable is not None:
+            raise self.unavailable
+        try:
+            return self._escorts[session_id]
+        except KeyError:
+            raise EscortUnavailable("the session names no escort") from None
 
     def contact(self, patient_id: str) -> Contact:
         self.looked_up.append(patient_id)
+        if self.unavailable is not None:
+            raise self.unavailable
         try:
             return self._contacts[patient_id]
         except KeyError:
@@ -90,6 +114,30 @@ class FakeDirectory:
 
     def clinic(self) -> ClinicFacts:
         return self._clinic
+
+
+class FakeEscortLinks:
+    """Transport's escort links: a link per ride, or what transport answers instead (409, 404, down)."""
+
+    def __init__(self, *, answers: dict[str, Exception] | None = None, base: str = "http://transport.test/escort"):
+        self._answers = dict(answers or {})
+        self._base = base
+        self.asked: list[str] = []
+
+    def answer(self, ride_id: str, failure: Exception | None) -> None:
+        if failure is None:
+            self._answers.pop(ride_id, None)
+        else:
+            self._answers[ride_id] = failure
+
+    def url_for(self, ride_id: str) -> str:
+        return f"{self._base}/tok-{ride_id}-secret"
+
+    def escort_link(self, ride_id: str) -> EscortLink:
+        self.asked.append(ride_id)
+        if ride_id in self._answers:
+            raise self._answers[ride_id]
+        return EscortLink(url=self.url_for(ride_id), expires_at=None)
 
 
 class RecordingGateway:

@@ -19,9 +19,11 @@ class SqlMessageRepository:
         else:
             self.add(message)
 
-    def find(self, session_id: str, kind: str) -> Message | None:
+    def find(self, session_id: str, kind: str, dedupe_key: str = "") -> Message | None:
         row = self._connection.execute(
-            select(messages).where(messages.c.session_id == session_id, messages.c.kind == kind)
+            select(messages).where(
+                messages.c.session_id == session_id, messages.c.kind == kind, messages.c.dedupe_key == dedupe_key
+            )
         ).first()
         return _message_of(row) if row else None
 
@@ -49,6 +51,8 @@ def _row_of(message: Message) -> dict:
         "created_at": message.created_at,
         "sent_at": message.sent_at,
         "failure_reason": message.failure_reason,
+        "recipient": message.recipient,
+        "dedupe_key": message.dedupe_key,
     }
 
 
@@ -65,4 +69,6 @@ def _message_of(row) -> Message:
         created_at=row.created_at,
         sent_at=row.sent_at,
         failure_reason=row.failure_reason,
+        recipient=row.recipient,
+        dedupe_key=row.dedupe_key,
     )

@@ -1,4 +1,4 @@
-"""Contact details and clinic facts, fetched from the scheduler's internal API at the moment they are needed."""
+"""Patients' and escorts' contact details and the clinic's facts, asked of the scheduler's API when they are needed."""
 import threading
 import time
 from datetime import timedelta
@@ -10,7 +10,7 @@ import requests
 from shared.contract.fields import is_id
 from shared.service_client import service_session
 
-from ..domain.contacts import ClinicFacts, Contact, ContactUnavailable
+from ..domain.contacts import ClinicFacts, Contact, ContactUnavailable, Escort, EscortUnavailable
 
 
 # A message handler waits on the scheduler: each try is short, and only one is repeated at once, so the handler
@@ -45,6 +45,23 @@ class SchedulerDirectory:
             preferred_channel=document.get("preferred_channel", "sms"),
         )
 
+    def escort(self, session_id: str) -> Escort:
+        """Who the session names to drive the patient home, as it stands now (the front desk may have changed it)."""
+        if not is_id(session_id):  # the contract refuses such ids already; a path is never built from one
+            raise EscortUnavailable("the session id is not an id")
+        document = self._get(
+            f"/api/sessions/{quote(session_id, safe='')}", missing=EscortUnavailable("the scheduler has no such session")
+        )
+        ride_home = document.get("ride_home") or {}
+        if ride_home.get("mode") != "escort" or not ride_home.get("escort_phone"):
+            raise EscortUnavailable("the session names no escort")
+        return Escort(
+            session_id=document["id"],
+            patient_id=document["patient_id"],
+            name=ride_home.get("escort_name") or "",
+            phone=ride_home["escort_phone"],
+        )
+
     def clinic(self) -> ClinicFacts:
         with self._lock:
             if self._clinic and time.monotonic() - self._clinic[0] < self._clinic_ttl:
@@ -55,6 +72,7 @@ class SchedulerDirectory:
                 time_zone=ZoneInfo(document["time_zone"]),
                 treatment_labels={t["id"]: t["label"] for t in document["treatment_types"]},
                 arrival_lead=timedelta(minutes=document["arrival_minutes_before"]),
+                address=document.get("address") or None,
             )
             self._clinic = (time.monotonic(), facts)
             return facts

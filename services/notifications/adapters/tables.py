@@ -20,6 +20,8 @@ messages = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("failure_reason", Text, nullable=True),
-    UniqueConstraint("session_id", "kind", name="uq_messages_session_kind"),
+    Column("recipient", String(16), nullable=False, server_default="patient"),
+    Column("dedupe_key", String(128), nullable=False, server_default=""),
+    UniqueConstraint("session_id", "kind", "dedupe_key", name="uq_messages_session_kind_key"),
     Index("ix_messages_created", "created_at"),
 )

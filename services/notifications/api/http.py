@@ -27,6 +27,7 @@ class MessageOut(Schema):
     session_id = fields.String()
     patient_id = fields.String()
     kind = fields.String()
+    recipient = fields.String(metadata={"description": "Who the message is for: `patient` or `escort`."})
     channel = fields.String()
     status = fields.Enum(MessageStatus, by_value=True)
     subject = fields.String()
@@ -44,7 +45,7 @@ def create_api(*, uow_factory: Callable) -> Blueprint:
     api = Blueprint("notifications_api", __name__)
 
     @api.get("/messages")
-    @operation("Messages to patients", ok=(200, MessagesOut), query=MessagesQuery, errors=(422,))
+    @operation("Messages to patients and their escorts", ok=(200, MessagesOut), query=MessagesQuery, errors=(422,))
     def list_messages():
         query = query_args(MessagesQuery())
         messages = handlers.list_messages(session_id=query["session_id"], uow=uow_factory())
@@ -57,7 +58,8 @@ def build_openapi(app: Flask) -> dict:
     return build_document(
         app,
         title="Notifications API",
-        description="Preparation instructions sent to each booked patient, exactly once. "
+        description="Preparation instructions sent to each booked patient, exactly once; each escort's request to "
+        "confirm a pickup (again after a reschedule) and the call to come when the patient is discharged. "
         "Every route wants `Authorization: Bearer <SERVICE_TOKEN>`.",
         schemas={"MessageOut": MessageOut, "MessagesOut": MessagesOut},
     )

@@ -1,4 +1,4 @@
-"""Messages to patients: their wording, their state, and the events their sending causes."""
+"""Messages to patients and their escorts: their wording, their state, and the events their sending causes."""
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -6,9 +6,15 @@ from typing import Any, Mapping
 
 from shared.contract import NOTIFICATION_FAILED, NOTIFICATION_SENT, Event, new_event
 
-from .contacts import ClinicFacts, Contact
+from .contacts import ClinicFacts, Contact, Escort
+from .rides import EscortLink
 
 PREPARATION_INSTRUCTIONS = "preparation_instructions"
+ESCORT_RIDE_REQUEST = "escort_ride_request"
+ESCORT_PATIENT_READY = "escort_patient_ready"
+
+PATIENT = "patient"
+ESCORT = "escort"
 
 
 class MessageStatus(StrEnum):
@@ -30,6 +36,10 @@ class Message:
     created_at: datetime
     sent_at: datetime | None = None
     failure_reason: str | None = None
+    recipient: str = PATIENT
+    # Which occasion of its kind this message is, for the session: "" for a kind sent once per session, the ride
+    # for the escort's call-in, the event that asked for each round of a ride request. Unique with session and kind.
+    dedupe_key: str = ""
 
     @property
     def settled(self) -> bool:
@@ -109,16 +119,85 @@ def preparation_instructions(
     )
 
 
-def undeliverable(*, message_id: str, session_booked: Mapping[str, Any], kind: str, now: datetime) -> Message:
-    """The record of a message that could not even be written, because the patient could not be reached."""
+def _hello(escort: Escort) -> str:
+    return f"Hello {escort.first_name}," if escort.first_name else "Hello,"
+
+
+def escort_ride_request(
+    *,
+    message_id: str,
+    ride: Mapping[str, Any],
+    escort: Escort,
+    link: EscortLink,
+    clinic: ClinicFacts,
+    dedupe_key: str,
+    now: datetime,
+) -> Message:
+    """An SMS asking the escort to confirm the pickup; short, because it is a text message with a link in it."""
+    pickup = _when(ride["pickup_at"], clinic)
+    body = (
+        f"{_hello(escort)} {clinic.name} here. Can you drive your companion home after their treatment? "
+        f"Pickup: {pickup}. Please confirm, or tell us you can't make it: {link.url}"
+    )
     return Message(
         id=message_id,
-        session_id=session_booked["session_id"],
-        patient_id=session_booked["patient_id"],
+        session_id=ride["session_id"],
+        patient_id=escort.patient_id,
+        kind=ESCORT_RIDE_REQUEST,
+        channel="sms",
+        subject=f"Pickup at {clinic.name} on {pickup}",
+        body=body,
+        status=MessageStatus.PENDING,
+        created_at=now,
+        recipient=ESCORT,
+        dedupe_key=dedupe_key,
+    )
+
+
+def escort_patient_ready(
+    *, message_id: str, ride: Mapping[str, Any], escort: Escort, clinic: ClinicFacts, now: datetime
+) -> Message:
+    """An SMS telling the escort to come now: discharge may be earlier or later than the pickup they confirmed."""
+    where = clinic.address or clinic.name
+    body = (
+        f"{_hello(escort)} the patient you are picking up from {clinic.name} is ready to leave now. "
+        f"Please come to {where}."
+    )
+    return Message(
+        id=message_id,
+        session_id=ride["session_id"],
+        patient_id=escort.patient_id,
+        kind=ESCORT_PATIENT_READY,
+        channel="sms",
+        subject=f"Ready to leave {clinic.name}",
+        body=body,
+        status=MessageStatus.PENDING,
+        created_at=now,
+        recipient=ESCORT,
+        dedupe_key=ride["ride_id"],
+    )
+
+
+def undeliverable(
+    *,
+    message_id: str,
+    about: Mapping[str, Any],
+    kind: str,
+    now: datetime,
+    recipient: str = PATIENT,
+    dedupe_key: str = "",
+) -> Message:
+    """The record of a message that could not even be written, because its recipient could not be reached."""
+    return Message(
+        id=message_id,
+        session_id=about["session_id"],
+        patient_id=about.get("patient_id") or "",
         kind=kind,
         channel="none",
         subject="",
         body="",
         status=MessageStatus.PENDING,
         created_at=now,
+        recipient=recipient,
+        dedupe_key=dedupe_key,
     )
