@@ -26,10 +26,23 @@ def load_compose() -> dict:
     return yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
 
 
-def application_services(compose: dict) -> dict[str, dict]:
-    """The services built from this repository (as opposed to third-party images)."""
+DEVELOPMENT_PROFILE = "development"
+SIMULATOR_SERVICE = "ride-provider"
+
+
+def built_services(compose: dict) -> dict[str, dict]:
+    """The services built from this repository (as opposed to third-party images), simulators included."""
     services = {name: spec for name, spec in compose["services"].items() if "build" in spec}
     assert services, "docker-compose.yml defines no service built from this repository"
+    return services
+
+
+def application_services(compose: dict) -> dict[str, dict]:
+    """The clinic's own services: built from this repository and run in every profile."""
+    services = {
+        name: spec for name, spec in built_services(compose).items() if DEVELOPMENT_PROFILE not in spec.get("profiles", [])
+    }
+    assert services, "docker-compose.yml defines no service of the clinic"
     return services
 
 
@@ -90,8 +103,8 @@ def test_compose_file_has_no_obsolete_top_level_version_key():
     assert "version" not in load_compose()
 
 
-def test_every_application_service_runs_a_module_of_this_project():
-    for name, service in application_services(load_compose()).items():
+def test_every_service_built_here_runs_a_module_of_this_project():
+    for name, service in built_services(load_compose()).items():
         command = command_as_list(service.get("command", []))
         assert command[:2] == ["python", "-m"] and len(command) == 3, (
             f"{name}: command should be `python -m <module>`, got {command!r}"
@@ -136,3 +149,69 @@ def test_postgres_init_script_creates_every_database_the_services_use():
     }
     missing = {name: db for name, db in wanted.items() if db.lower() not in created}
     assert not missing, f"the postgres init script does not create: {missing}"
+
+
+def port_published_for(service: dict) -> int:
+    return int(service["environment"]["PORT"])
+
+
+def default_of(value: str) -> str:
+    """`${NAME:-default}` as compose reads it when NAME is not set; anything else as it is."""
+    match = re.fullmatch(r"\$\{[A-Z_]+:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def test_every_service_built_here_listens_on_every_interface_of_its_container():
+    for name, service in built_services(load_compose()).items():
+        assert service["environment"].get("HOST") == "0.0.0.0", (
+            f"{name} must listen on 0.0.0.0: on its container's loopback no other container and no published port "
+            "reaches it"
+        )
+
+
+def test_the_ride_provider_simulator_runs_only_in_the_development_profile():
+    simulator = load_compose()["services"][SIMULATOR_SERVICE]
+
+    assert simulator["profiles"] == [DEVELOPMENT_PROFILE]
+    assert command_as_list(simulator["command"]) == ["python", "-m", "simulators.ride_provider"]
+
+
+def test_the_simulator_has_a_healthcheck_on_its_own_port():
+    simulator = load_compose()["services"][SIMULATOR_SERVICE]
+
+    assert "/healthz" in " ".join(simulator["healthcheck"]["test"])
+    assert simulator["ports"] == [f"8004:{port_published_for(simulator)}"]
+
+
+def test_transport_books_its_rides_with_the_simulator_unless_told_otherwise():
+    services = load_compose()["services"]
+    url = urlsplit(default_of(services["transport"]["environment"]["RIDE_PROVIDER_URL"]))
+
+    assert (url.hostname, url.port) == (SIMULATOR_SERVICE, port_published_for(services[SIMULATOR_SERVICE]))
+    assert services["transport"]["environment"]["RIDE_PROVIDER_URL"].startswith("${RIDE_PROVIDER_URL:-")
+
+
+def test_transport_and_the_simulator_share_the_key_and_the_webhook_secret():
+    services = load_compose()["services"]
+    transport, simulator = services["transport"]["environment"], services[SIMULATOR_SERVICE]["environment"]
+
+    for name in ("RIDE_PROVIDER_KEY", "RIDE_PROVIDER_WEBHOOK_SECRET"):
+        assert transport[name] == simulator[name], name
+        assert transport[name].startswith(f"${{{name}:-"), f"{name} must be settable from the environment"
+
+
+def test_the_simulator_sends_its_webhooks_to_transports_webhook_route():
+    services = load_compose()["services"]
+    url = urlsplit(services[SIMULATOR_SERVICE]["environment"]["RIDE_PROVIDER_WEBHOOK_URL"])
+
+    assert (url.hostname, url.port, url.path) == (
+        "transport",
+        port_published_for(services["transport"]),
+        "/webhooks/ride-provider",
+    )
+
+
+def test_no_service_of_the_clinic_waits_for_the_simulator():
+    # Outside the development profile the simulator does not exist: a service depending on it could not start.
+    for name, service in application_services(load_compose()).items():
+        assert SIMULATOR_SERVICE not in dependencies_of(service), name
