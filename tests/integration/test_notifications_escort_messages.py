@@ -68,7 +68,8 @@ def test_a_requested_escort_ride_gives_the_escort_one_message_with_the_link_and_
     notifications.start()
     try:
         base = f"http://127.0.0.1:{notifications.port}"
-        eventually(lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming")
+        healthz = f"{base}/healthz"
+        eventually(lambda: requests.get(healthz, timeout=5).json()["consuming"], what="notifications consuming")
         pickup = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=15, minute=30, second=0, microsecond=0)
         requested = ride_event(RIDE_REQUESTED, session_id=session_id, ride_id=ride_id, pickup_at=pickup)
         for _ in range(2):  # a redelivery: the same event, the same event_id

@@ -4,7 +4,6 @@ They go into ``fakes.FakeUnitOfWork(...)`` as keyword arguments (``rides=``, ``m
 notifications service's directory and gateways. The scheduler's use cases are tested on a real SQLite database.
 """
 from dataclasses import replace
-from datetime import datetime
 
 from services.notifications.domain.contacts import ClinicFacts, Contact, ContactUnavailable, Escort, EscortUnavailable
 from services.notifications.domain.delivery import DeliveryFailed

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from fakes import FakeUnitOfWork
-from services.notifications import handlers
 from services.notifications.adapters.scheduler_directory import SchedulerUnavailable
 from services.notifications.adapters.transport_links import TransportUnavailable
 from services.notifications.consumer import event_handlers

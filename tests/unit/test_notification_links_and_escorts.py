@@ -76,7 +76,14 @@ def test_a_ride_unknown_yet_or_a_transport_that_fails_is_a_passing_failure(answe
 
 @pytest.mark.parametrize(
     "document",
-    [None, {}, {"url": None}, {"url": "javascript:alert(1)"}, {"url": LINK + "\n"}, {"url": LINK, "expires_at": "soon"}],
+    [
+        None,
+        {},
+        {"url": None},
+        {"url": "javascript:alert(1)"},
+        {"url": LINK + "\n"},
+        {"url": LINK, "expires_at": "soon"},
+    ],
 )
 def test_an_answer_without_a_usable_link_is_a_passing_failure_that_does_not_quote_the_answer(document):
     adapter, _ = links(Answer(200, document))
