@@ -42,7 +42,7 @@ def transport_settings(broker_url: str, database_url: str) -> Settings:
 @pytest.fixture
 def transport(broker_url, database_url):
     runtime = bootstrap(transport_settings(broker_url, database_url), retry=FAST_RETRY)
-    relay, consumer = runtime.workers
+    relay, consumer, *_workers = runtime.workers  # then the provider and at-risk workers
     runtime.start()
     try:
         wait_until_ready(consumer, what="the transport consumer getting ready")
@@ -151,7 +151,7 @@ def test_two_replicas_receiving_copies_of_the_same_events_at_once_still_request_
     # Two replicas of the transport service on one database, each consuming transport.events; one relay runs.
     first = bootstrap(transport_settings(broker_url, database_url), retry=FAST_RETRY)
     second = bootstrap(transport_settings(broker_url, database_url), retry=FAST_RETRY)
-    relay, first_consumer = first.workers
+    relay, first_consumer, *_workers = first.workers
     second_consumer = second.workers[1]
     audit = QueueReader(broker_url, "audit.events")
     events = []

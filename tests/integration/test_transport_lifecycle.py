@@ -23,9 +23,9 @@ TOKEN = "lifecycle-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 # The rides table as revision 0001 left it, before there was a dispatched_at.
-RIDES_OF_0001 = Table(
-    "rides", MetaData(), *(Column(c.name, c.type) for c in tables.rides.columns if c.name != "dispatched_at")
-)
+COLUMNS_OF_0001 = ("id", "session_id", "patient_id", "mode", "pickup_at", "status", "requested_at", "cancelled_at")
+RIDES_OF_0001 = Table("rides", MetaData(), *(Column(c.name, c.type) for c in tables.rides.columns if c.name in COLUMNS_OF_0001))
+TABLES_OF_0003 = {"tombstones", "provider_requests", "at_risk_checks", "webhook_notices"}
 
 
 @pytest.fixture
@@ -132,12 +132,29 @@ def processed_event_ids(engine) -> set[str]:
         return set(connection.execute(select(tables.messaging.processed_events.c.event_id)).scalars())
 
 
-def test_the_migrations_bring_the_rides_table_to_revision_0002_with_a_nullable_dispatched_at(migrated):
+def test_the_migrations_bring_the_database_to_revision_0003_with_the_tables_of_the_ride_lifecycle(migrated):
     with migrated.connect() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0002"]
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0003"]
         columns = {column["name"]: column for column in inspect(connection).get_columns("rides")}
+        table_names = set(inspect(connection).get_table_names())
     assert columns["dispatched_at"]["nullable"] is True
+    assert columns["round"]["nullable"] is False
     assert set(columns) == {c.name for c in tables.rides.columns}
+    assert TABLES_OF_0003 <= table_names
+    for name in TABLES_OF_0003:
+        with migrated.connect() as connection:
+            stored = {column["name"] for column in inspect(connection).get_columns(name)}
+        assert stored == {c.name for c in tables.metadata.tables[name].columns}, name
+
+
+def test_the_migration_to_0003_can_be_undone_and_applied_again(migrated):
+    migrate_to(migrated, "0002", step=command.downgrade)
+    assert "round" not in rides_columns(migrated)
+    with migrated.connect() as connection:
+        assert not TABLES_OF_0003 & set(inspect(connection).get_table_names())
+
+    upgrade_to_head(migrated, MIGRATIONS, schema=SERVICE_NAME)
+    assert {"round", "session_starts_at", "provider_ride_id"} <= rides_columns(migrated)
 
 
 def rides_columns(engine) -> set[str]:
@@ -173,6 +190,7 @@ def test_a_ride_stored_before_the_migration_is_read_and_dispatched_after_it(engi
 
     [ride] = handlers.list_rides(session_id=booking.data["session_id"], uow=uow_of(engine))
     assert (ride.id, ride.status, ride.dispatched_at) == ("ride-from-0001", RideStatus.REQUESTED, None)
+    assert (ride.round, ride.session_starts_at) == (1, None)  # stored before the thresholds had a start to count from
     assert ride.pickup_at == booking.data["recovery_ends_at"]
     discharged_at = booking.data["recovery_ends_at"] - timedelta(minutes=10)
     handlers.dispatch_rides(discharged(booking, discharged_at=discharged_at), uow=uow_of(engine), now=NOW)
@@ -216,7 +234,12 @@ def test_a_rescheduled_then_discharged_session_has_its_ride_moved_then_dispatche
     assert {e.data["ride_id"] for e in events} == {ride.id}
     assert {e.correlation_id for e in events} == {session_id}
     assert {e.producer for e in events} == {"transport"}
-    assert all(set(e.data) == {"ride_id", "session_id", "pickup_at", "mode", "status"} for e in events)
+    assert all(
+        {name for name, value in e.data.items() if value is not None}
+        == {"ride_id", "session_id", "pickup_at", "mode", "status", "patient_id", "session_starts_at"}
+        for e in events
+    )
+    assert [e.data["session_starts_at"] for e in events] == [booking.data["starts_at"], new_start, new_start]
     assert processed_event_ids(migrated) == {booking.event_id, moved.event_id, release.event_id, late_copy.event_id}
 
     # The API shows the dispatch; starting the service again on this database migrates nothing more.
