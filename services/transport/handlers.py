@@ -204,11 +204,12 @@ def receive_webhook(notice: WebhookNotice, *, uow, now: datetime) -> str:
 
 def list_rides(*, session_id: str | None = None, window: tuple[datetime, datetime] | None = None, uow) -> list[Ride]:
     with uow.read_only():
-        if session_id is not None:
-            return uow.rides.for_session(session_id)
-        if window is not None:
-            return uow.rides.picked_up_between(*window)
-    return []
+        if session_id is None:
+            return uow.rides.picked_up_between(*window) if window else []
+        rides = uow.rides.for_session(session_id)
+    if window is None:
+        return rides
+    return [ride for ride in rides if window[0] <= ride.pickup_at < window[1]]
 
 
 def get_ride(ride_id: str, *, uow) -> Ride:

@@ -58,14 +58,16 @@ def create_api(
     @api.get("/rides")
     @operation(
         "Rides home of a session, or of a clinic day",
-        description="Give exactly one of `session_id` and `date` (422 on `_schema` otherwise). A `date` is a day "
-        "in the clinic's time zone: the rides picked up on it.",
+        description="`session_id` gives the session's rides; `date` (a day in the clinic's time zone) the rides "
+        "picked up on it; both, the session's rides of that day; neither, the rides of the clinic's today.",
         ok=(200, RidesOut),
         query=RidesQuery,
         errors=(422,),
     )
     def list_rides():
         query = query_args(RidesQuery())
+        if query["date"] is None and query["session_id"] is None:
+            query["date"] = clock().astimezone(clinic_zone).date()
         window = _clinic_day(query["date"], clinic_zone) if query["date"] else None
         rides = handlers.list_rides(session_id=query["session_id"], window=window, uow=uow_factory())
         return jsonify(dump(RidesOut, {"rides": rides}))

@@ -1,14 +1,12 @@
 """Request and response bodies of transport's API; the OpenAPI document is generated from these."""
 from datetime import date
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from shared.contract.fields import Identifier
 
 from ..domain.rides import RideStatus
 from .fields import ClinicTime
-
-EXACTLY_ONE = "Give exactly one of session_id and date."
 
 
 class RidesQuery(Schema):
@@ -20,15 +18,11 @@ class RidesQuery(Schema):
         load_default=None,
         validate=validate.Range(min=date(2000, 1, 1), max=date(2999, 12, 31)),
         metadata={
-            "description": "The rides picked up on this clinic day (in the clinic's time zone).",
+            "description": "The rides picked up on this clinic day (in the clinic's time zone); without "
+            "`session_id` nor `date`, today's.",
             "pattern": r"^2[0-9]{3}-[0-9]{2}-[0-9]{2}$",
         },
     )
-
-    @validates_schema
-    def _exactly_one(self, data, **_):
-        if (data.get("session_id") is None) == (data.get("date") is None):
-            raise ValidationError(EXACTLY_ONE, "_schema")
 
 
 class RideOut(Schema):
