@@ -4,6 +4,7 @@ With the embedded defaults (kombu's in-memory transport, one SQLite file per ser
 Set BROKER_URL and DATABASE_URL to run the same three services on RabbitMQ and PostgreSQL. Unless RIDE_PROVIDER_URL
 names a ride provider, the ride-provider simulator runs beside them (on 8004) and transport books its rides there.
 """
+
 import dataclasses
 import os
 from collections.abc import MutableMapping

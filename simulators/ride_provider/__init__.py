@@ -3,6 +3,7 @@ signed webhooks, and the failures a real one has (slow answers, 5xx, refusals, r
 
 Run it with ``python -m simulators.ride_provider``; in tests, ``start_simulator(webhook_url=...)`` on a free port.
 """
+
 from .faults import Faults
 from .server import RideProviderSimulator, start_simulator
 from .settings import SimulatorSettings

@@ -1,4 +1,5 @@
 """``python -m simulators.ride_provider``: the simulated ride provider, settings from the environment."""
+
 import os
 
 from shared.logging_setup import configure_logging

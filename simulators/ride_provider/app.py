@@ -1,4 +1,5 @@
 """The simulated provider's HTTP API (/v1, as a health-care ride API has it) and its control API (/_simulator)."""
+
 import hmac
 import json
 import logging
@@ -46,7 +47,7 @@ def create_app(settings: SimulatorSettings, state: SimulatorState, flow: DriverF
     @app.before_request
     def faults_and_auth():
         if not request.path.startswith("/v1/"):
-            return None
+            return
         key = request.headers.get("Idempotency-Key")
         if key:
             with state.lock:
@@ -59,7 +60,7 @@ def create_app(settings: SimulatorSettings, state: SimulatorState, flow: DriverF
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_key.encode()):
             raise ApiError(401, "unauthorized", "a valid bearer key is needed")
-        return None
+        return
 
     @app.after_request
     def slow_answer(response):
@@ -142,7 +143,9 @@ def create_app(settings: SimulatorSettings, state: SimulatorState, flow: DriverF
     def _idempotent(operation: str, ride_id: str | None, body: object, action):
         key = request.headers.get("Idempotency-Key", "")
         if not key or len(key) > MAX_KEY:
-            raise ApiError(400, "idempotency_key_required", f"an Idempotency-Key header of 1 to {MAX_KEY} characters is needed")
+            raise ApiError(
+                400, "idempotency_key_required", f"an Idempotency-Key header of 1 to {MAX_KEY} characters is needed"
+            )
         fingerprint = json.dumps([operation, ride_id, body], sort_keys=True)
         with state.lock:
             record = state.keys.get(key)

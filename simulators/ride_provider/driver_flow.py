@@ -3,6 +3,7 @@
 A scheduled (not will-call) ride is dispatched by the provider itself at its pickup time. A step whose ride has
 meanwhile changed (cancelled, say) is dropped, so a cancelled ride goes no further.
 """
+
 import heapq
 import itertools
 import threading

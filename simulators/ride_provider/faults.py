@@ -1,4 +1,5 @@
 """The failure modes a test can switch on through the control API."""
+
 from dataclasses import asdict, dataclass
 
 
@@ -30,7 +31,10 @@ class Faults:
             raise BadFaults("delay_seconds must be between 0 and 120")
         if times is not None and (type(times) is not int or times < 1):
             raise BadFaults("times must be a positive whole number")
-        flags = {name: body.get(name, False) for name in ("refuse", "duplicate_webhooks", "out_of_order_webhooks", "fail_after_commit")}
+        flags = {
+            name: body.get(name, False)
+            for name in ("refuse", "duplicate_webhooks", "out_of_order_webhooks", "fail_after_commit")
+        }
         if any(type(value) is not bool for value in flags.values()):
             raise BadFaults("refuse, duplicate_webhooks, out_of_order_webhooks and fail_after_commit are true or false")
         return cls(status=status, delay_seconds=float(delay), times=times, **flags)

@@ -1,4 +1,5 @@
 """The simulator as a running server: its HTTP API on waitress, its driver flow and webhook sender as workers."""
+
 import dataclasses
 
 from shared.runtime import ServiceRuntime
@@ -18,7 +19,9 @@ class RideProviderSimulator:
     def __init__(self, settings: SimulatorSettings):
         self.settings = settings
         self.state = SimulatorState()
-        self.webhooks = WebhookSender(self.state, settings.webhook_url, settings.webhook_secret, settings.webhook_retry_delays)
+        self.webhooks = WebhookSender(
+            self.state, settings.webhook_url, settings.webhook_secret, settings.webhook_retry_delays
+        )
         self.driver_flow = DriverFlow(self.state, self.webhooks, settings.driver_delays)
         self.runtime = ServiceRuntime(
             name=NAME,

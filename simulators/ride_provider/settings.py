@@ -1,4 +1,5 @@
 """The simulator's settings, read from the environment."""
+
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass

@@ -2,11 +2,12 @@
 
 One lock guards it all: the HTTP threads, the driver flow and the webhook sender all read and change it.
 """
+
 import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .faults import NONE, Faults
 
@@ -24,7 +25,12 @@ class Ride:
     keys: list[str] = field(default_factory=list)
 
     def public(self) -> dict:
-        return {"id": self.id, "reference": self.reference, "status": self.status, "pickup_at": self.pickup_at.isoformat()}
+        return {
+            "id": self.id,
+            "reference": self.reference,
+            "status": self.status,
+            "pickup_at": self.pickup_at.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -84,4 +90,4 @@ class SimulatorState:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

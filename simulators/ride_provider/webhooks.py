@@ -3,6 +3,7 @@
 The faults can send each webhook twice (same id) or send a ride's later webhook before its earlier one: the two
 things a real provider does that a receiver must survive.
 """
+
 import heapq
 import itertools
 import json
@@ -58,8 +59,14 @@ class WebhookSender:
                 "ride": {"id": ride["id"], "reference": ride["reference"], "status": ride["status"]},
             }
         ).encode()
-        record = {"id": webhook_id, "type": type_, "ride_id": ride["id"], "reference": ride["reference"],
-                  "status": ride["status"], "occurred_at": occurred_at}
+        record = {
+            "id": webhook_id,
+            "type": type_,
+            "ride_id": ride["id"],
+            "reference": ride["reference"],
+            "status": ride["status"],
+            "occurred_at": occurred_at,
+        }
         faults = self._state.faults
         copies = 2 if faults.duplicate_webhooks else 1
         deliveries = [Delivery(webhook_id, type_, body, {**record, "copy": n + 1}) for n in range(copies)]
@@ -115,7 +122,9 @@ class WebhookSender:
         if delivery.record["delivered"]:
             return
         if delivery.attempt > len(self._retry_delays):
-            log.warning("webhook %s (%s) given up after %d attempts", delivery.webhook_id, delivery.type, delivery.attempt)
+            log.warning(
+                "webhook %s (%s) given up after %d attempts", delivery.webhook_id, delivery.type, delivery.attempt
+            )
             return
         delay = self._retry_delays[delivery.attempt - 1]
         log.info("webhook %s (%s): %s; trying again in %.1f s", delivery.webhook_id, delivery.type, outcome, delay)

@@ -1,18 +1,19 @@
 """The ride provider client against the simulator, over real HTTP on loopback: a booking is made once however often
 it is retried, outages and slow answers are retried with the same idempotency key, refusals are not, and the driver
 flow's webhooks arrive signed, repeated and reordered when the simulator is told to."""
+
 import json
 import logging
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-
 from integration.helpers import eventually
+
 from services.transport.adapters.ride_provider import (
     ProviderConflict,
     ProviderRefused,
@@ -416,7 +417,9 @@ def test_a_webhook_not_answered_2xx_is_sent_again_with_the_same_id_and_a_fresh_s
     assert len(receiver.received) == 5
     notices = [verified(receiver, index) for index in range(5)]
     assert sorted(notice.type for notice in {notice.id: notice for notice in notices}.values()) == [
-        "ride.completed", "ride.driver_arrived", "ride.driver_assigned"
+        "ride.completed",
+        "ride.driver_arrived",
+        "ride.driver_assigned",
     ]
     outcomes = sorted([attempt["outcome"] for attempt in webhook["attempts"]] for webhook in sent)
     assert outcomes in (
@@ -426,7 +429,7 @@ def test_a_webhook_not_answered_2xx_is_sent_again_with_the_same_id_and_a_fresh_s
 
 
 def test_a_scheduled_ride_is_dispatched_by_the_provider_at_its_pickup_time(client, receiver):
-    soon = datetime.now(timezone.utc) + timedelta(seconds=0.3)
+    soon = datetime.now(UTC) + timedelta(seconds=0.3)
 
     ride = client.book(ProviderBooking("ride-1", soon, PICKUP_ADDRESS, DROPOFF_ADDRESS, will_call=False))
 

@@ -40,7 +40,9 @@ def built_services(compose: dict) -> dict[str, dict]:
 def application_services(compose: dict) -> dict[str, dict]:
     """The clinic's own services: built from this repository and run in every profile."""
     services = {
-        name: spec for name, spec in built_services(compose).items() if DEVELOPMENT_PROFILE not in spec.get("profiles", [])
+        name: spec
+        for name, spec in built_services(compose).items()
+        if DEVELOPMENT_PROFILE not in spec.get("profiles", [])
     }
     assert services, "docker-compose.yml defines no service of the clinic"
     return services
@@ -95,6 +97,7 @@ def test_compose_file_conforms_to_the_compose_specification():
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", COMPOSE_SPEC_SCHEMA, str(COMPOSE_FILE)],
         capture_output=True,
         text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -1,4 +1,5 @@
 """``python -m services``: the settings each of the three embedded services gets from one environment."""
+
 import dataclasses
 import os
 from pathlib import Path
@@ -12,7 +13,12 @@ from simulators.ride_provider import RideProviderSimulator
 
 SERVICES = ("scheduler", "transport", "notifications")
 DEFAULT_PORTS = {"scheduler": 8001, "transport": 8002, "notifications": 8003}
-PROVIDER_VARIABLES = ("RIDE_PROVIDER_URL", "RIDE_PROVIDER_KEY", "RIDE_PROVIDER_WEBHOOK_SECRET", "RIDE_PROVIDER_WEBHOOK_URL")
+PROVIDER_VARIABLES = (
+    "RIDE_PROVIDER_URL",
+    "RIDE_PROVIDER_KEY",
+    "RIDE_PROVIDER_WEBHOOK_SECRET",
+    "RIDE_PROVIDER_WEBHOOK_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -121,7 +127,10 @@ def test_without_a_ride_provider_the_simulator_runs_on_8004_and_transport_is_poi
         "RIDE_PROVIDER_KEY": "dev-ride-provider-key",
         "RIDE_PROVIDER_WEBHOOK_SECRET": "dev-ride-provider-webhook-secret",
     }
-    assert (simulator.api_key, simulator.webhook_secret) == ("dev-ride-provider-key", "dev-ride-provider-webhook-secret")
+    assert (simulator.api_key, simulator.webhook_secret) == (
+        "dev-ride-provider-key",
+        "dev-ride-provider-webhook-secret",
+    )
 
 
 def test_the_simulator_and_transport_share_the_key_and_webhook_secret_that_are_set():

@@ -1,4 +1,5 @@
 """Webhooks from the ride provider: a signature over id, timestamp and raw body, checked before the body is read."""
+
 import hashlib
 import hmac
 import json
@@ -54,7 +55,11 @@ def test_the_signature_is_hmac_sha256_of_id_timestamp_and_body_in_hex():
     raw = b'{"id": "x"}'
     expected = hmac.new(SECRET.encode(), f"{WEBHOOK_ID}.{NOW}.".encode() + raw, hashlib.sha256).hexdigest()
 
-    assert signed(raw) == {"Webhook-Id": WEBHOOK_ID, "Webhook-Timestamp": str(NOW), "Webhook-Signature": f"v1={expected}"}
+    assert signed(raw) == {
+        "Webhook-Id": WEBHOOK_ID,
+        "Webhook-Timestamp": str(NOW),
+        "Webhook-Signature": f"v1={expected}",
+    }
 
 
 def test_header_names_are_matched_whatever_their_case():

@@ -5,6 +5,7 @@ committed) is simply sent again with the same key: the provider answers with the
 driver is booked. Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter; a 4xx is
 the provider's decision and is not. Nothing logged here carries a body: the addresses are patient data.
 """
+
 import logging
 import re
 from datetime import datetime
@@ -86,8 +87,11 @@ class RideProviderClient:
 
     def move(self, provider_ride_id: str, pickup_at: datetime, *, idempotency_key: str) -> ProviderRide:
         return self._call(
-            "PATCH", f"/v1/rides/{_segment(provider_ride_id)}", "move",
-            json={"pickup_at": _instant(pickup_at)}, idempotency_key=idempotency_key,
+            "PATCH",
+            f"/v1/rides/{_segment(provider_ride_id)}",
+            "move",
+            json={"pickup_at": _instant(pickup_at)},
+            idempotency_key=idempotency_key,
         )
 
     def dispatch(self, provider_ride_id: str, *, idempotency_key: str) -> ProviderRide:
@@ -147,7 +151,11 @@ def _log_retry(operation: str, state: RetryCallState, attempts: int) -> None:
     wait = state.next_action.sleep if state.next_action else 0.0
     log.warning(
         "ride provider %s %s (attempt %d of %d); trying again in %.2f s",
-        operation, failure, state.attempt_number, attempts, wait,
+        operation,
+        failure,
+        state.attempt_number,
+        attempts,
+        wait,
     )
 
 

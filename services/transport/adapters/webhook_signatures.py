@@ -4,6 +4,7 @@ The scheme is the one of the Standard Webhooks specification: the provider signs
 raw body with HMAC-SHA256 and a shared secret, so a body cannot be changed, nor an old webhook replayed with a new
 timestamp. The body is read only once the signature holds, and no reason given here repeats any of it.
 """
+
 import hashlib
 import hmac
 import json
@@ -70,7 +71,9 @@ def verify_webhook(
     expected = signature(raw_body, secret, webhook_id=webhook_id, timestamp=timestamp)
     # Several signatures may be sent (one per secret while a secret is being rotated): one good one is enough.
     offered = [
-        value for version, _, value in (part.partition("=") for part in signatures.split()) if version == SIGNATURE_VERSION
+        value
+        for version, _, value in (part.partition("=") for part in signatures.split())
+        if version == SIGNATURE_VERSION
     ]
     if not any(hmac.compare_digest(expected.encode(), value.encode()) for value in offered if value.isascii()):
         raise InvalidWebhook("bad signature")
@@ -93,7 +96,10 @@ def _notice(raw_body: bytes, webhook_id: str) -> WebhookNotice:
         )
     except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
         raise InvalidWebhook("not a webhook body") from None
-    if not all(isinstance(value, str) for value in (notice.id, notice.type, notice.provider_ride_id, notice.reference, notice.status)):
+    if not all(
+        isinstance(value, str)
+        for value in (notice.id, notice.type, notice.provider_ride_id, notice.reference, notice.status)
+    ):
         raise InvalidWebhook("not a webhook body")
     if notice.id != webhook_id:
         raise InvalidWebhook("webhook id does not match its body")

@@ -3,6 +3,7 @@
 Pure: no requests, no Flask. The HTTP client (adapters/ride_provider.py) and the webhook verifier
 (adapters/webhook_signatures.py) turn the wire format into these.
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 
