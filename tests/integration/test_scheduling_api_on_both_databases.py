@@ -13,9 +13,11 @@ import icalendar
 import pytest
 from sqlalchemy import text
 
+from fakes import ride_reported
 from integration import helpers
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
+from shared.messaging import EventConsumer
 from shared.persistence.engine import create_database_engine
 from shared.settings import Settings
 
@@ -26,7 +28,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ZONE = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
-TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments")
+TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments", "processed_events")
 
 
 class Clock:
@@ -135,6 +137,12 @@ def booked(client, patient_id: str, starts_at: str, /, **fields) -> dict:
     return response.get_json()
 
 
+def report_ride(runtime, session_id: str, event_type: str, **fields) -> None:
+    """Transport reports a change of the session's ride: handed to the scheduler's consumer as the broker would."""
+    [consumer] = [worker for worker in runtime.workers if isinstance(worker, EventConsumer)]
+    consumer.handlers[event_type](ride_reported(session_id, event_type, **fields))
+
+
 def step(client, session_id: str, route: str, body: dict | None = None) -> dict:
     response = client.post(f"/api/sessions/{session_id}/{route}", json=body, headers=AUTH)
     assert response.status_code == 200, f"{route}: {response.get_data(as_text=True)}"
@@ -227,7 +235,7 @@ def test_a_start_that_the_list_leaves_out_because_of_turnover_is_refused_on_that
 # --- the lifecycle and its events --------------------------------------------------------------------------------
 
 
-def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(client, db, clock):
+def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(runtime, client, db, clock):
     patient = register(client)
     intake = booked(client, patient, iso("2026-12-01 09:00"), treatment_type="intake_assessment", ride_home=None)
     clock.set_local("2026-12-01 08:50")
@@ -239,6 +247,7 @@ def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(client, db
 
     first = booked(client, patient, iso("2027-01-05 09:00"))
     moved = step(client, first["id"], "reschedule", {"starts_at": iso("2027-01-06 10:00")})
+    report_ride(runtime, first["id"], "ride.confirmed")
     clock.set_local("2027-01-06 09:50")
     checked_in = step(client, first["id"], "check-in")
     clock.set_local("2027-01-06 10:00")
@@ -317,6 +326,52 @@ def test_a_step_the_status_does_not_allow_is_refused_and_writes_no_event(client,
 
     assert [(r.status_code, r.get_json()["reason"]) for r in refusals] == [(409, "transition_not_allowed")] * 5
     assert db.counts() == before
+
+
+# --- the ride home ------------------------------------------------------------------------------------------------
+
+
+def test_a_provider_ride_home_keeps_its_address_in_the_scheduler_and_out_of_the_outbox(client, db):
+    patient = register_with_intake(client)
+    address = "12 Elm Street, Apt 4, Jacksonville, FL 32204"
+
+    session = booked(client, patient, iso("2027-01-05 09:00"), ride_home={"mode": "provider", "dropoff_address": address})
+
+    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["ride_home"]["dropoff_address"] == address
+    assert db.scalar("SELECT dropoff_address FROM sessions WHERE id = :id", id=session["id"]) == address
+    [(key, _, data)] = db.outbox()
+    assert (key, data["ride_home_mode"]) == ("session.booked", "provider")
+    assert "Elm" not in json.dumps(data)
+
+
+def test_check_in_waits_for_a_confirmed_ride_whose_status_and_time_are_stored_in_utc(runtime, client, db, clock):
+    patient = register_with_intake(client)
+    session = booked(client, patient, iso("2027-01-05 09:00"))
+    clock.set_local("2027-01-05 08:45")
+    refused = client.post(f"/api/sessions/{session['id']}/check-in", headers=AUTH)
+    before = db.counts()
+
+    report_ride(runtime, session["id"], "ride.confirmed", occurred_at=local("2027-01-04 18:30"))
+    report_ride(runtime, session["id"], "ride.requested", occurred_at=local("2027-01-04 10:00"))  # late, and older
+    checked_in = step(client, session["id"], "check-in")
+
+    assert (refused.status_code, refused.get_json()["reason"]) == (409, "ride_not_confirmed")
+    assert (checked_in["ride_status"], checked_in["ride_status_at"]) == ("confirmed", iso("2027-01-04 18:30"))
+    assert db.scalar("SELECT ride_status FROM sessions WHERE id = :id", id=session["id"]) == "confirmed"
+    assert db.stored_utc("ride_status_at", session["id"]) == "2027-01-04 23:30:00"
+    assert db.count("processed_events") == before["processed_events"] + 2
+
+
+def test_an_override_reason_is_stored_with_the_session(client, db, clock):
+    patient = register_with_intake(client)
+    session = booked(client, patient, iso("2027-01-05 09:00"))
+    clock.set_local("2027-01-05 08:45")
+
+    checked_in = step(client, session["id"], "check-in", {"override_reason": "Escort confirmed at the desk"})
+
+    assert (checked_in["status"], checked_in["ride_status"]) == ("checked_in", None)
+    stored = db.scalar("SELECT check_in_override_reason FROM sessions WHERE id = :id", id=session["id"])
+    assert stored == checked_in["check_in_override_reason"] == "Escort confirmed at the desk"
 
 
 # --- intake ------------------------------------------------------------------------------------------------------

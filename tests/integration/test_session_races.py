@@ -13,12 +13,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from fakes import ride_reported
 from integration.helpers import always_open_clinic, eventually, register_with_intake, running, wait_until_ready
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from services.transport.adapters import tables as transport_tables
 from services.transport.bootstrap import bootstrap as bootstrap_transport
 from shared.contract import from_json
+from shared.messaging import EventConsumer
 from shared.messaging.topology import TRANSPORT_QUEUE
 from shared.persistence import create_database_engine
 from shared.settings import Settings
@@ -138,6 +140,7 @@ def book_round(runtime, clock: Clock, day: datetime, before: tuple[str, ...] = (
     )
     assert response.status_code == 201, response.get_data(as_text=True)
     session_id = response.get_json()["id"]
+    confirm_ride(runtime, session_id)
     # On the session's day and past its start, so that check-in and no-show are both allowed by the clock, and
     # before both reschedule targets, so that only the session's state can refuse a step.
     clock.now = at(day, 10) + timedelta(minutes=20)
@@ -145,6 +148,13 @@ def book_round(runtime, clock: Clock, day: datetime, before: tuple[str, ...] = (
         status, body = ask(client, kind, session_id, day)
         assert status == 200, body
     return session_id
+
+
+def confirm_ride(runtime, session_id: str) -> None:
+    """Transport reported the ride home confirmed, through the scheduler's use case as its consumer runs it: so that
+    only the session's state, not the check-in gate, can refuse a raced check-in."""
+    [consumer] = [worker for worker in runtime.workers if isinstance(worker, EventConsumer)]
+    consumer.handlers["ride.confirmed"](ride_reported(session_id))
 
 
 def race(runtime, session_id: str, kinds: tuple[str, str], day: datetime) -> list[tuple[str, int, dict]]:
@@ -284,7 +294,8 @@ def test_transport_ends_with_the_ride_that_the_sessions_final_state_calls_for(da
             Settings(service="transport", broker_url=broker_url, database_url=postgres_url, port=0,
                      service_token=TOKEN, scheduler_url="http://127.0.0.1:1")
         )
-        relay, consumer = transport.workers
+        relay = transport.workers[0]
+        [consumer] = [worker for worker in transport.workers if isinstance(worker, EventConsumer)]
         with running(consumer, name="transport consumer"), running(relay, name="transport relay"):
             wait_until_ready(consumer)
             with running(runtime.workers[0], name="scheduler relay"):
