@@ -3,12 +3,13 @@
 Every call carries an idempotency key, so a call whose answer was lost (a timeout, a 5xx after the provider had
 committed) is simply sent again with the same key: the provider answers with the ride it already has, and no second
 driver is booked. Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter; a 4xx is
-the provider's decision and is not. Nothing logged here carries a body: the addresses are patient data.
+the provider's decision and is not (408 and 429 excepted: they ask for the call again). Nothing logged here carries a body: the addresses are patient data.
 """
 
 import logging
 import re
 from datetime import datetime
+from urllib.parse import quote
 
 import requests
 from tenacity import (
@@ -24,7 +25,7 @@ from services.transport.domain.provider import ProviderBooking, ProviderRide
 
 log = logging.getLogger(__name__)
 
-RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
@@ -196,4 +197,4 @@ def _instant(moment: datetime) -> str:
 
 
 def _segment(provider_ride_id: str) -> str:
-    return requests.utils.quote(provider_ride_id, safe="")
+    return quote(provider_ride_id, safe="")
