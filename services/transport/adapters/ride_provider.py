@@ -2,8 +2,9 @@
 
 Every call carries an idempotency key, so a call whose answer was lost (a timeout, a 5xx after the provider had
 committed) is simply sent again with the same key: the provider answers with the ride it already has, and no second
-driver is booked. Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter; a 4xx is
-the provider's decision and is not (408 and 429 excepted: they ask for the call again). Nothing logged here carries a body: the addresses are patient data.
+driver is booked. Timeouts, connection errors, 408, 429 and 5xx are retried with exponential backoff and jitter;
+another 4xx is the provider's decision and is not. Nothing logged here carries a body: the addresses are patient
+data.
 """
 
 import logging
