@@ -42,10 +42,11 @@ def signature(raw_body: bytes, secret: str, *, webhook_id: str, timestamp: int) 
 
 def sign(raw_body: bytes, secret: str, *, webhook_id: str, timestamp: int) -> dict[str, str]:
     """The three headers that go with `raw_body`."""
+    hex_digest = signature(raw_body, secret, webhook_id=webhook_id, timestamp=timestamp)
     return {
         ID_HEADER: webhook_id,
         TIMESTAMP_HEADER: str(timestamp),
-        SIGNATURE_HEADER: f"{SIGNATURE_VERSION}={signature(raw_body, secret, webhook_id=webhook_id, timestamp=timestamp)}",
+        SIGNATURE_HEADER: f"{SIGNATURE_VERSION}={hex_digest}",
     }
 
 
