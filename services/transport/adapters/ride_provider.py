@@ -128,6 +128,10 @@ class RideProviderClient:
             response = retrying(self._attempt, method, self.base_url + path, headers, json)
         except _Transient as failure:
             raise ProviderUnavailable(f"ride provider {operation}: {failure} after {self.attempts} attempts") from None
+        if response.status_code in (401, 403):
+            # Our key is wrong or revoked: no ride's fault, and every ride would be refused alike. Kept as
+            # unavailable, the requests wait (the rides show at risk) until the key is fixed, then go through.
+            raise ProviderUnavailable(f"ride provider {operation}: our credentials were refused ({response.status_code})")
         if response.status_code >= 400:
             raise _refusal(response)
         return _ride(response, operation)
