@@ -21,6 +21,7 @@ TOKEN = "hostile-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # Tuesday 07:00 in New York
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
+PROVIDER = {"mode": "provider", "dropoff_address": "12 Elm Street, Apt 4, Jacksonville, FL 32204"}
 STARTS_AT = "2027-01-05T09:00:00-05:00"
 
 HOSTILE_TEXT = {
@@ -232,6 +233,12 @@ def scheduler_bodies(records: dict[str, str]) -> list[tuple[str, str, dict, str,
          {"names": [], "ids": ["reason"], "times": [], "text": ["note"]}),
         ("POST", f"/api/sessions/{session}/discharge", {"discharged_at": "2026-12-01T06:00:00-05:00"},
          {"names": [], "ids": [], "times": ["discharged_at"], "text": []}),
+        ("POST", "/api/sessions", {**booking, "ride_home": PROVIDER},
+         {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]}),
+        ("POST", "/api/series", {**series, "ride_home": PROVIDER},
+         {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]}),
+        ("POST", f"/api/sessions/{session}/check-in", {"override_reason": "Ride booked by phone"},
+         {"names": [], "ids": [], "times": [], "text": ["override_reason"]}),
     ]
 
 
@@ -256,3 +263,134 @@ def test_hostile_values_in_every_body_are_refused_field_by_field_and_change_noth
                         spoiled(body, field, value), field=field,
                     )
 
+
+
+# --- transport: escort links and the ride provider's webhooks, outside /api ---------------------------------------
+
+
+def transport_ride(clinic) -> tuple[str, str]:
+    """An escort ride in transport's own database, and the link the API hands out for it."""
+    from services.transport import handlers as transport_handlers
+    from services.transport.adapters import tables as transport_tables
+    from services.transport.adapters.unit_of_work import TransportUnitOfWork
+    from shared.contract import SESSION_BOOKED, from_json, new_event, to_json
+    from shared.persistence import create_database_engine
+
+    engine = create_database_engine(clinic.engines["transport"].url, schema="transport")
+    starts_at = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+    data = {
+        "session_id": "hostile-session",
+        "patient_id": "hostile-patient",
+        "treatment_type": "iv_infusion",
+        "starts_at": starts_at,
+        "treatment_ends_at": starts_at.replace(hour=15),
+        "recovery_ends_at": starts_at.replace(hour=16),
+        "chair_id": "chair-1",
+        "ride_home_mode": "escort",
+    }
+    event = from_json(to_json(new_event(SESSION_BOOKED, data, correlation_id="hostile-session").stamped_by("scheduler")))
+    uow = TransportUnitOfWork(engine, transport_tables.messaging, "transport")
+    transport_handlers.request_ride(event, uow=uow, now=NOW)
+    [ride] = transport_handlers.list_rides(session_id="hostile-session", uow=uow)
+    engine.dispose()
+    link = clinic.call("transport", "GET", f"/api/rides/{ride.id}/escort-link")
+    assert link.status_code == 200, link.get_json()
+    return ride.id, "/" + link.get_json()["url"].split("/", 3)[3]
+
+
+def test_hostile_ride_ids_and_days_in_transport_s_api_are_refused_and_change_nothing(clinic, subtests):
+    for label, hostile in HOSTILE_URL_IDS.items():
+        path = f"/api/rides/{hostile}/escort-link"
+        assert_refused_without_change(clinic, subtests, f"GET {path} ({label})", "transport", "GET", path)
+    for label, day in {**HOSTILE_URL_IDS, "year 0001": "0001-01-01", "year 9999": "9999-12-31", "no day": "2027-02-30"}.items():
+        url = f"/api/rides?date={day}"
+        assert_refused_without_change(clinic, subtests, f"{url} ({label})", "transport", "GET", url, field="date")
+
+
+def test_forged_truncated_and_tokenless_escort_answers_are_refused_and_change_nothing(clinic, subtests):
+    from services.transport.adapters.escort_tokens import EscortTokens
+    from services.transport.settings import DEVELOPMENT_LINK_SECRET
+
+    _, link = transport_ride(clinic)
+    client = clinic.clients["transport"]
+    token = link.rsplit("/", 1)[1]
+    # What the page would hold (it is not shown here: this clinic's scheduler is not reachable).
+    tokens = EscortTokens(DEVELOPMENT_LINK_SECRET)
+    form_token = tokens.form_token(tokens.read_link(token))
+    forged_links = {
+        "truncated": link[:-6],
+        "one letter changed": link[:-1] + ("A" if link[-1] != "A" else "B"),
+        "another secret": "/rides/escort/" + EscortTokens("another-secret").link_token("ride-1", 1),
+        "NUL": "/rides/escort/%00",
+        "overlong": "/rides/escort/" + "a" * 5000,
+        "form token as a link": "/rides/escort/" + form_token,
+    }
+    answers = {
+        "no form token": {"action": "confirm"},
+        "empty form token": {"action": "confirm", "form_token": ""},
+        "truncated form token": {"action": "confirm", "form_token": form_token[:-3]},
+        "link token as form token": {"action": "confirm", "form_token": token},
+        "NUL action": {"action": "confirm\x00", "form_token": form_token},
+        "unknown action": {"action": "maybe", "form_token": form_token},
+    }
+    for label, path in forged_links.items():
+        for method in ("GET", "HEAD", "POST"):
+            with subtests.test(msg=f"{method} forged link ({label})"):
+                before = clinic.snapshot()
+                response = client.open(path, method=method, data={"action": "confirm", "form_token": form_token})
+                assert 400 <= response.status_code < 500, response.status_code
+                assert clinic.snapshot() == before
+    for label, form in answers.items():
+        with subtests.test(msg=f"POST with {label}"):
+            before = clinic.snapshot()
+            response = client.post(link, data=form)
+            assert response.status_code in (400, 403), response.status_code
+            assert clinic.snapshot() == before
+
+
+def test_hostile_unsigned_replayed_and_malformed_webhooks_are_refused_and_change_nothing(clinic, subtests, caplog):
+    from services.transport.adapters.webhook_signatures import sign
+    from services.transport.settings import DEVELOPMENT_WEBHOOK_SECRET
+
+    ride_id, _ = transport_ride(clinic)
+    client = clinic.clients["transport"]
+    now = int(datetime.now(timezone.utc).timestamp())
+    marker = "Ann Lee, 22 Elm Road"
+
+    def body(**changes) -> bytes:
+        document = {
+            "id": "wh-hostile",
+            "type": "ride.cancelled",
+            "occurred_at": "2027-01-05T10:00:00-05:00",
+            "ride": {"id": "pr-1", "reference": ride_id, "status": "cancelled", "note": marker},
+        }
+        document.update(changes)
+        return json.dumps(document, ensure_ascii=True).encode()
+
+    good = body()
+    cases = {
+        "unsigned": (good, {}),
+        "bad signature": (good, sign(good, "not-the-secret", webhook_id="wh-hostile", timestamp=now)),
+        "replayed an hour later": (good, sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now - 3600)),
+        "signed for another body": (body(type="ride.completed"), sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now)),
+    }
+    for label, raw in {
+        "not JSON": b"\x00\xff" + marker.encode(),
+        "a list": b"[]",
+        "NUL in the type": body(type="ride.cancelled\x00"),
+        "lone surrogate in the reference": body(ride={"id": "pr-1", "reference": "\ud800", "status": "cancelled"}),
+        "hostile reference": body(ride={"id": "pr-1", "reference": "../clinic", "status": "cancelled"}),
+        "no ride": body(ride=None),
+        "naive time": body(occurred_at="2027-01-05T10:00:00"),
+        "deeply nested": b'{"id": "wh-hostile", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "id unlike its header": body(id="wh-other"),
+    }.items():
+        cases[label] = (raw, sign(raw, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now))
+    for label, (raw, headers) in cases.items():
+        with subtests.test(msg=f"webhook: {label}"):
+            before = clinic.snapshot()
+            response = client.post("/webhooks/ride-provider", data=raw, headers=headers, content_type="application/json")
+            assert response.status_code in (400, 401), (response.status_code, response.get_data(as_text=True))
+            assert "errors" in response.get_json()
+            assert clinic.snapshot() == before
+    assert marker not in caplog.text and "Elm Road" not in caplog.text
