@@ -454,6 +454,23 @@ def test_refusals_answer_with_the_documented_bodies(api):
     assert set(invalid.json()["errors"]) == {"starts_at"}
 
 
+def test_the_ride_home_gate_and_provider_mode_answer_with_the_documented_bodies(api):
+    provider = {"mode": "provider", "dropoff_address": "12 Elm Street, Apt 4, Jacksonville, FL 32204"}
+    session = api.book(
+        api.register("Ann Lee", intake=True), "iv_infusion", "2026-12-02T09:00:00-05:00", ride_home=provider
+    )
+    api.clock.now = datetime(2026, 12, 2, 13, 45, tzinfo=timezone.utc)
+
+    refused = api.step("check-in", session, 409)
+    overridden = api.step("check-in", session, body={"override_reason": "Ride booked by phone"})
+
+    assert refused["reason"] == "ride_not_confirmed"
+    assert overridden["ride_home"]["dropoff_address"] == provider["dropoff_address"]
+    assert (overridden["status"], overridden["ride_status"]) == ("checked_in", None)
+    assert overridden["check_in_override_reason"] == "Ride booked by phone"
+    assert api.call("GET", "/api/clinic", 200).json()["address"]
+
+
 @pytest.mark.parametrize("character", ["\x00", "\ud800"], ids=["NUL", "lone surrogate"])
 def test_text_no_database_can_store_is_refused_field_by_field(api, character):
     """JSON can carry both; PostgreSQL refuses NUL, and neither database can encode a lone surrogate."""
@@ -476,7 +493,11 @@ def test_text_no_database_can_store_is_refused_field_by_field(api, character):
         "ride_home": api.call("POST", "/api/sessions", 422, body={**booking, "ride_home": escort}),
         "patient_id": api.call("POST", "/api/sessions", 422, body={**booking, "patient_id": f"{patient}{character}"}),
         "note": api.step("cancel", session, 422, body={"reason": "other", "note": f"Fever{character}"}),
+        "override_reason": api.step("check-in", session, 422, body={"override_reason": f"Taxi{character} booked"}),
     }
+    provider = {"mode": "provider", "dropoff_address": f"12 Elm{character} Street"}
+    refused = api.call("POST", "/api/sessions", 422, body={**booking, "ride_home": provider}).json()
+    assert "dropoff_address" in refused["errors"]["ride_home"], refused
 
     for field, response in answers.items():
         body = response if isinstance(response, dict) else response.json()

@@ -1,0 +1,118 @@
+"""Migration 0003 (the ride home) on a scheduler database already in use, on SQLite and on PostgreSQL: sessions booked
+before it keep every field and get no ride status yet, the database still refuses a double-booked chair (SQLite's
+triggers, PostgreSQL's exclusion constraints), and it can be undone and applied again."""
+from datetime import datetime, timezone
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from services.scheduler.adapters.clinic_config import load_clinic
+from services.scheduler.bootstrap import MIGRATIONS, bootstrap
+from shared.persistence import create_database_engine
+from shared.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "migration-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+SESSION = {
+    "id": "session-before-0003",
+    "patient_id": "patient-1",
+    "treatment_type": "iv_infusion",
+    "chair_id": "chair-1",
+    "starts_at": "2027-01-05 14:00:00.000000",
+    "treatment_ends_at": "2027-01-05 14:45:00.000000",
+    "recovery_ends_at": "2027-01-05 15:30:00.000000",
+    "chair_free_at": "2027-01-05 15:45:00.000000",
+    "status": "booked",
+    "ride_home_mode": "escort",
+    "escort_name": "Bo Lee",
+    "escort_phone": "+14155550124",
+    "created_at": "2026-11-30 12:00:00.000000",
+}
+INSERT_SESSION = (
+    "INSERT INTO sessions (id, patient_id, treatment_type, chair_id, starts_at, treatment_ends_at, recovery_ends_at, "
+    "chair_free_at, status, ride_home_mode, escort_name, escort_phone, created_at) VALUES (:id, :patient_id, "
+    ":treatment_type, :chair_id, :starts_at, :treatment_ends_at, :recovery_ends_at, :chair_free_at, :status, "
+    ":ride_home_mode, :escort_name, :escort_phone, :created_at)"
+)
+NEW_COLUMNS = {"dropoff_address", "ride_status", "ride_status_at", "check_in_override_reason"}
+
+
+def migrate(engine, revision: str, *, down: bool = False) -> None:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql('CREATE SCHEMA IF NOT EXISTS "scheduler"')
+        config.attributes["connection"] = connection
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+
+def columns(engine) -> set[str]:
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            return {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(sessions)")}
+        query = "SELECT column_name FROM information_schema.columns WHERE table_schema = 'scheduler' AND table_name = 'sessions'"
+        return set(connection.exec_driver_sql(query).scalars())
+
+
+def double_booking_refused(engine) -> bool:
+    """Whether the database itself refuses a second holding session of the same patient in the same chair at once."""
+    with engine.connect() as connection:
+        try:
+            with connection.begin():
+                connection.execute(text(INSERT_SESSION), {**SESSION, "id": "double-booked"})
+        except IntegrityError as exc:
+            return "not_double_booked" in str(exc.orig)
+    return False
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = create_database_engine(database_url, schema="scheduler")
+    yield engine
+    engine.dispose()
+
+
+def test_a_session_booked_before_the_ride_home_migration_reads_back_unchanged_with_no_ride_status(database_url, engine):
+    migrate(engine, "0002")
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
+                                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"))
+        connection.execute(text(INSERT_SESSION), SESSION)
+
+    runtime = bootstrap(
+        Settings(service="scheduler", broker_url="memory://", database_url=database_url, port=0, service_token=TOKEN,
+                 scheduler_url="http://127.0.0.1:1"),
+        clinic=load_clinic(),
+        clock=lambda: NOW,
+    )
+    shown = runtime.app.test_client().get(f"/api/sessions/{SESSION['id']}", headers=AUTH).get_json()
+
+    assert NEW_COLUMNS <= columns(engine)
+    assert shown["ride_home"] == {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124",
+                                  "dropoff_address": None}
+    assert (shown["ride_status"], shown["ride_status_at"], shown["check_in_override_reason"]) == (None, None, None)
+    assert shown["starts_at"] == "2027-01-05T09:00:00-05:00"
+    assert double_booking_refused(engine)
+
+
+def test_the_ride_home_migration_can_be_undone_and_applied_again_keeping_the_double_booking_guard(engine):
+    migrate(engine, "0003")
+
+    migrate(engine, "0002", down=True)
+    undone = columns(engine)
+    migrate(engine, "0003")
+
+    assert not NEW_COLUMNS & undone
+    assert NEW_COLUMNS <= columns(engine)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
+                                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"))
+        connection.execute(text(INSERT_SESSION), SESSION)
+    assert double_booking_refused(engine)
