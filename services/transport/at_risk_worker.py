@@ -1,5 +1,6 @@
 """The at-risk worker: settles the at-risk checks whose time came. Its only state is the rows, so a restart (or a
 second replica) picks up where it stopped; each check is settled once, in the same commit as its event."""
+
 import logging
 import threading
 from datetime import datetime

@@ -3,6 +3,7 @@
 Nothing connects at import, nor here but the database (migrations): the consumer, the relay and the two workers
 connect when the runtime starts them.
 """
+
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -61,7 +62,9 @@ def bootstrap(
     def uow_factory() -> TransportUnitOfWork:
         return TransportUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=lambda: [w() for w in wake])
 
-    provider_worker = ProviderWorker(uow_factory, provider, directory, clock=clock, poll_interval=provider_poll_interval)
+    provider_worker = ProviderWorker(
+        uow_factory, provider, directory, clock=clock, poll_interval=provider_poll_interval
+    )
     wake.append(provider_worker.notify)
     at_risk_worker = AtRiskWorker(uow_factory, clock=clock, poll_interval=at_risk_poll_interval)
     consumer = EventConsumer(
@@ -86,7 +89,11 @@ def bootstrap(
     )
     app.register_blueprint(
         create_escort_pages(
-            uow_factory=uow_factory, tokens=tokens, directory=directory, clinic_zone=transport.clinic_time_zone, clock=clock
+            uow_factory=uow_factory,
+            tokens=tokens,
+            directory=directory,
+            clinic_zone=transport.clinic_time_zone,
+            clock=clock,
         )
     )
     app.register_blueprint(

@@ -1,4 +1,5 @@
 """The transport service's thin consumer: which use case handles which event."""
+
 from datetime import datetime
 from typing import Callable
 

@@ -4,6 +4,7 @@ escort's answer; a provider's webhook; what the API reads.
 Nothing here talks to the ride provider: a provider ride's change is a pending request written with the ride, for
 the provider worker (provider_worker.py) to carry out after the commit.
 """
+
 import logging
 import uuid
 from datetime import datetime
@@ -66,14 +67,18 @@ def cancel_rides(event: Event, *, uow, now: datetime) -> None:
     _change_rides(event, uow, cancel)
 
 
-def reschedule_rides(event: Event, *, uow, now: datetime, thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS) -> None:
+def reschedule_rides(
+    event: Event, *, uow, now: datetime, thresholds: tuple[Threshold, ...] = DEFAULT_THRESHOLDS
+) -> None:
     """The session moved: its ride is wanted when the new recovery buffer ends, and must be agreed again."""
     data = event.data
 
     def reschedule(rides: list[Ride]) -> list[Event]:
         if data["ride_home_mode"] == "none":
             return []
-        moved = [r for r in rides if (r.pickup_at, r.session_starts_at) != (data["recovery_ends_at"], data["starts_at"])]
+        moved = [
+            r for r in rides if (r.pickup_at, r.session_starts_at) != (data["recovery_ends_at"], data["starts_at"])
+        ]
         events = []
         for ride in _able(moved, Step.RESCHEDULE, event):
             events += ride.reschedule(pickup_at=data["recovery_ends_at"], session_starts_at=data["starts_at"])

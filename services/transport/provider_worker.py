@@ -4,6 +4,7 @@ A slow or absent provider only makes requests wait in the database (with their a
 up to a minute); no message is held meanwhile. Each call carries an idempotency key per ride, action and round, so
 a call repeated after a crash between the provider's answer and our commit finds the ride the provider already has.
 """
+
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -89,7 +90,9 @@ def _arrange(request: ProviderRequest, ride: Ride, provider: RideProvider, place
     """The provider's ride picks up at the ride's time: moved when it exists, booked (will-call) otherwise."""
     if ride.provider_ride_id is not None:
         try:
-            answer = provider.move(ride.provider_ride_id, ride.pickup_at, idempotency_key=request.idempotency_key("move"))
+            answer = provider.move(
+                ride.provider_ride_id, ride.pickup_at, idempotency_key=request.idempotency_key("move")
+            )
             return Accepted(answer.id, answer.status)
         except ProviderRefused as refusal:
             log.info("ride %s: the provider refused the move (%s); booking anew", ride.id, refusal.code)
@@ -147,7 +150,11 @@ def postpone(request: ProviderRequest, error: Exception, *, uow, now: datetime) 
         uow.commit()
     log.warning(
         "ride %s: provider %s postponed (attempt %d, %s): %s",
-        request.ride_id, request.action.value, request.attempts, request.next_attempt_at.isoformat(), describe(error),
+        request.ride_id,
+        request.action.value,
+        request.attempts,
+        request.next_attempt_at.isoformat(),
+        describe(error),
     )
 
 
@@ -197,7 +204,9 @@ class ProviderWorker:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
-                work_once(uow_factory=self._uow_factory, provider=self._provider, places=self._places, clock=self._clock)
+                work_once(
+                    uow_factory=self._uow_factory, provider=self._provider, places=self._places, clock=self._clock
+                )
             except Exception as exc:  # the database away for a while: the rows wait, the loop goes on
                 log.warning("provider worker paused: %s", describe(exc))
                 self._stopping.wait(self._poll_interval * 5)

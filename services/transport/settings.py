@@ -1,4 +1,5 @@
 """Transport's own settings, read from the environment: escort links, the ride provider, the at-risk thresholds."""
+
 import logging
 import os
 from dataclasses import dataclass

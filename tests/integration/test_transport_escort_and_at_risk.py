@@ -1,15 +1,16 @@
 """The escort's page through a real HTTP server, and the at-risk worker across a restart, on SQLite and PostgreSQL:
 GET and HEAD change nothing, one POST confirms, a second says used; tampered, replaced and tokenless answers change
 nothing; a threshold that passes while transport is down fires once after it starts again."""
+
 import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from integration.helpers import CLOSED_PORT_URL, eventually, session_booked
 from sqlalchemy import func, select
 
-from integration.helpers import CLOSED_PORT_URL, eventually, session_booked
 from services.transport import SERVICE_NAME, handlers
 from services.transport.adapters import tables
 from services.transport.adapters.scheduler_directory import ClinicFacts

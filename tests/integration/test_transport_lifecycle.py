@@ -1,13 +1,14 @@
 """The transport's use cases on the real database, SQLite and PostgreSQL: its migrations, and a ride from booking
 through a reschedule to its dispatch at discharge, each event with one effect."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
 from alembic import command
 from alembic.config import Config
+from integration.helpers import CLOSED_PORT_URL, session_booked
 from sqlalchemy import Column, MetaData, Table, insert, inspect, select, text
 
-from integration.helpers import CLOSED_PORT_URL, session_booked
 from services.transport import SERVICE_NAME, handlers
 from services.transport.adapters import tables
 from services.transport.adapters.unit_of_work import TransportUnitOfWork
@@ -24,7 +25,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 # The rides table as revision 0001 left it, before there was a dispatched_at.
 COLUMNS_OF_0001 = ("id", "session_id", "patient_id", "mode", "pickup_at", "status", "requested_at", "cancelled_at")
-RIDES_OF_0001 = Table("rides", MetaData(), *(Column(c.name, c.type) for c in tables.rides.columns if c.name in COLUMNS_OF_0001))
+RIDES_OF_0001 = Table(
+    "rides", MetaData(), *(Column(c.name, c.type) for c in tables.rides.columns if c.name in COLUMNS_OF_0001)
+)
 TABLES_OF_0003 = {"tombstones", "provider_requests", "at_risk_checks", "webhook_notices"}
 
 

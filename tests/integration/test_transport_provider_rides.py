@@ -2,6 +2,7 @@
 ride once; a provider outage in a busy morning loses nothing and books every ride exactly once after it; an answer
 lost after the provider committed (or a crash before our commit) finds the same provider ride again; the driver
 flow's webhooks, repeated and out of order, close the ride once; a forged webhook changes nothing."""
+
 import json
 import socket
 import time
@@ -10,9 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from integration.helpers import eventually, session_booked
 from sqlalchemy import func, select
 
-from integration.helpers import eventually, session_booked
 from services.transport import SERVICE_NAME, handlers
 from services.transport.adapters import tables
 from services.transport.adapters.ride_provider import RideProviderClient
@@ -230,7 +231,6 @@ def test_the_driver_flow_s_webhooks_repeated_and_out_of_order_complete_the_ride_
     eventually(
         lambda: transport.ride(ride_id).status is RideStatus.COMPLETED, what="the ride completed by the webhooks"
     )
-
 
     def every_copy_delivered():
         sent = requests.get(f"{simulator.url}/_simulator/webhooks", timeout=5).json()["webhooks"]

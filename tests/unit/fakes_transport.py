@@ -1,10 +1,12 @@
 """Hand-written fakes of transport's repositories and outside world, kept in memory, for the unit tier."""
+
 import itertools
-from zoneinfo import ZoneInfo
 from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fakes import FakeUnitOfWork
+
 from services.transport.adapters.ride_provider import ProviderRefused, ProviderUnavailable
 from services.transport.adapters.scheduler_directory import ClinicFacts, SchedulerUnavailable
 from services.transport.domain.at_risk import AtRiskCheck
@@ -37,7 +39,9 @@ class FakeRideRepository:
         )
 
     def picked_up_between(self, start: datetime, end: datetime) -> list[Ride]:
-        return sorted((replace(r) for r in self.by_id.values() if start <= r.pickup_at < end), key=lambda r: r.pickup_at)
+        return sorted(
+            (replace(r) for r in self.by_id.values() if start <= r.pickup_at < end), key=lambda r: r.pickup_at
+        )
 
     @property
     def all(self) -> list[Ride]:
@@ -165,10 +169,14 @@ class FakeRideProvider:
         return self._answer("move", idempotency_key, lambda: replace(self.rides[provider_ride_id], pickup_at=pickup_at))
 
     def dispatch(self, provider_ride_id: str, *, idempotency_key: str) -> ProviderRide:
-        return self._answer("dispatch", idempotency_key, lambda: replace(self.rides[provider_ride_id], status="dispatched"))
+        return self._answer(
+            "dispatch", idempotency_key, lambda: replace(self.rides[provider_ride_id], status="dispatched")
+        )
 
     def cancel(self, provider_ride_id: str, *, idempotency_key: str) -> ProviderRide:
-        return self._answer("cancel", idempotency_key, lambda: replace(self.rides[provider_ride_id], status="cancelled"))
+        return self._answer(
+            "cancel", idempotency_key, lambda: replace(self.rides[provider_ride_id], status="cancelled")
+        )
 
 
 class FakeDirectory:

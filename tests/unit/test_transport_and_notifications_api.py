@@ -1,5 +1,6 @@
 """Transport's and notifications' APIs: what they answer fits the document they serve, and their queries take the
 shared id type (so a NUL byte never reaches a database)."""
+
 from datetime import datetime, timedelta, timezone
 
 import jsonschema
@@ -19,8 +20,16 @@ from shared.web import create_service_app
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 RIDE = Ride("ride-1", "session-1", "patient-1", "escort", NOW + timedelta(days=3), RideStatus.REQUESTED, NOW)
 MESSAGE = Message(
-    "message-1", "session-1", "patient-1", "preparation_instructions", "sms", "Your visit", "Hello", MessageStatus.SENT,
-    NOW, sent_at=NOW,
+    "message-1",
+    "session-1",
+    "patient-1",
+    "preparation_instructions",
+    "sms",
+    "Your visit",
+    "Hello",
+    MessageStatus.SENT,
+    NOW,
+    sent_at=NOW,
 )
 
 

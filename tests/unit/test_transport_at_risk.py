@@ -1,16 +1,17 @@
 """The at-risk schedule: one check per threshold and round, counted back from the session's start; a threshold
 already past fires at once; a ride not confirmed when a check comes due is at risk once; a reschedule re-arms."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from unit.fakes_transport import transport_uow
+from unit.test_transport_handlers import session_booked, session_rescheduled
 
 from services.transport import handlers
 from services.transport.at_risk_worker import fire_due_checks
 from services.transport.domain.at_risk import Threshold, arm, check_due, parse_thresholds
 from services.transport.domain.escort import EscortAction
 from services.transport.domain.rides import Ride, RideStatus
-from unit.fakes_transport import transport_uow
-from unit.test_transport_handlers import session_booked, session_rescheduled
 
 START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
 NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=timezone.utc)
@@ -19,8 +20,15 @@ THRESHOLDS = parse_thresholds("24h,2h")
 
 def ride(status=RideStatus.REQUESTED, round=1) -> Ride:
     return Ride(
-        "ride-1", "session-1", "patient-1", "escort", START + timedelta(minutes=90), status,
-        START - timedelta(days=10), session_starts_at=START, round=round,
+        "ride-1",
+        "session-1",
+        "patient-1",
+        "escort",
+        START + timedelta(minutes=90),
+        status,
+        START - timedelta(days=10),
+        session_starts_at=START,
+        round=round,
     )
 
 

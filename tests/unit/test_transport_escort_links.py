@@ -1,10 +1,13 @@
 """The escort's link and page: a signed token per ride and round; opening the link (GET, HEAD) changes nothing; one
 POST with the page's form token answers; a used, expired, replaced or tampered link says so and changes nothing."""
+
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
+from unit.fakes_transport import FakeDirectory, transport_uow
+from unit.test_transport_handlers import session_booked, session_cancelled, session_rescheduled
 
 from services.transport import handlers
 from services.transport.adapters.escort_tokens import BadToken, EscortTokens, LinkClaims
@@ -13,8 +16,6 @@ from services.transport.api.http import create_api
 from services.transport.domain.escort import EscortAction, LinkState, link_state
 from services.transport.domain.rides import RideStatus
 from shared.web import create_service_app
-from unit.fakes_transport import FakeDirectory, transport_uow
-from unit.test_transport_handlers import session_booked, session_cancelled, session_rescheduled
 
 START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
 PICKUP = START + timedelta(minutes=90)

@@ -1,9 +1,11 @@
 """The transport service's use cases: a ride home for every session that needs one, each event handled once."""
+
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from fakes import FakeUnitOfWork
+from unit.fakes_transport import transport_uow
+
 from services.transport import handlers
 from services.transport.consumer import event_handlers
 from services.transport.domain.rides import RideStatus
@@ -19,7 +21,6 @@ from shared.contract import (
     to_json,
 )
 from shared.messaging.topology import TRANSPORT_QUEUE
-from unit.fakes_transport import transport_uow
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)

@@ -2,16 +2,11 @@
 commit; an outage postpones it (backing off, capped) and loses nothing; a refusal declines the ride; a crash between
 the provider's answer and our commit books no second driver; the session's changes follow; webhooks repeat and
 overtake each other without moving a ride backwards."""
+
 import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
-from services.transport import handlers
-from services.transport.domain.provider import WebhookNotice
-from services.transport.domain.provider_requests import MAX_BACKOFF, ProviderAction, backoff
-from services.transport.domain.rides import RideStatus
-from services.transport.provider_worker import claim, carry_out, due_requests, work_once
 from unit.fakes_transport import FakeDirectory, FakeRideProvider, transport_uow
 from unit.test_transport_handlers import (
     session_booked,
@@ -20,6 +15,12 @@ from unit.test_transport_handlers import (
     session_no_show,
     session_rescheduled,
 )
+
+from services.transport import handlers
+from services.transport.domain.provider import WebhookNotice
+from services.transport.domain.provider_requests import MAX_BACKOFF, ProviderAction, backoff
+from services.transport.domain.rides import RideStatus
+from services.transport.provider_worker import carry_out, claim, due_requests, work_once
 
 START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
 NOW = START - timedelta(days=3)
@@ -73,10 +74,17 @@ def test_the_worker_books_a_will_call_ride_once_and_confirms_the_ride(world):
 
     [booking] = provider.bookings
     assert (booking.ride_id, booking.pickup_at, booking.will_call) == (ride.id, ride.pickup_at, True)
-    assert (booking.pickup_address, booking.dropoff_address) == ("1 Main Street, Springfield", "22 Elm Road, Springfield")
+    assert (booking.pickup_address, booking.dropoff_address) == (
+        "1 Main Street, Springfield",
+        "22 Elm Road, Springfield",
+    )
     assert provider.calls == [("book", f"{ride.id}-book-1")]
     stored = uow.rides.get(ride.id)
-    assert (stored.status, stored.provider_ride_id, stored.provider_status) == (RideStatus.CONFIRMED, "pr-1", "will_call")
+    assert (stored.status, stored.provider_ride_id, stored.provider_status) == (
+        RideStatus.CONFIRMED,
+        "pr-1",
+        "will_call",
+    )
     assert types(uow) == ["ride.requested", "ride.confirmed"]
     assert uow.provider_requests.all[0].outcome == "accepted"
 
@@ -171,7 +179,9 @@ def test_a_reschedule_moves_the_provider_s_ride_and_confirms_it_again(world):
     ride = booked(uow)
     work()
 
-    handlers.reschedule_rides(session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW)
+    handlers.reschedule_rides(
+        session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW
+    )
     assert uow.rides.get(ride.id).status is RideStatus.REQUESTED
     work()
 
@@ -187,7 +197,9 @@ def test_a_move_the_provider_refuses_books_a_new_ride_instead(world):
     work()
     provider.refuse.add("move")
 
-    handlers.reschedule_rides(session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW)
+    handlers.reschedule_rides(
+        session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW
+    )
     work()
 
     assert [op for op, _ in provider.calls] == ["book", "move", "cancel", "book"]
@@ -199,7 +211,9 @@ def test_a_move_the_provider_refuses_books_a_new_ride_instead(world):
 def test_a_reschedule_before_the_first_booking_went_out_books_once_for_the_new_time(world):
     uow, provider, directory, clock, work = world
     ride = booked(uow)
-    handlers.reschedule_rides(session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW)
+    handlers.reschedule_rides(
+        session_rescheduled(session_id=ride.session_id, ride_home_mode="provider"), uow=uow, now=NOW
+    )
 
     work()
     work()
@@ -279,7 +293,11 @@ def test_driver_assigned_and_arrived_are_recorded_and_completed_closes_the_ride(
     uow, ride = dispatched
 
     for index, (kind, status) in enumerate(
-        [("ride.driver_assigned", "driver_assigned"), ("ride.driver_arrived", "driver_arrived"), ("ride.completed", "completed")]
+        [
+            ("ride.driver_assigned", "driver_assigned"),
+            ("ride.driver_arrived", "driver_arrived"),
+            ("ride.completed", "completed"),
+        ]
     ):
         assert handlers.receive_webhook(notice(ride, kind, status, id_=f"wh-{index}"), uow=uow, now=START) == "applied"
 

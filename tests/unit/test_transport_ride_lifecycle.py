@@ -1,5 +1,6 @@
 """The ride's transition table, step by step: every status against every step, each allowed step with its one event,
 each other step refused with a reason and nothing changed."""
+
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -51,7 +52,9 @@ def take(ride: Ride, step: Step) -> list:
     return {
         Step.CONFIRM: lambda: ride.confirm(now=NOW),
         Step.DECLINE: lambda: ride.decline(now=NOW),
-        Step.RESCHEDULE: lambda: ride.reschedule(pickup_at=NEW_START + timedelta(minutes=90), session_starts_at=NEW_START),
+        Step.RESCHEDULE: lambda: ride.reschedule(
+            pickup_at=NEW_START + timedelta(minutes=90), session_starts_at=NEW_START
+        ),
         Step.DISPATCH: lambda: ride.dispatch(pickup_at=PICKUP - timedelta(minutes=10), now=NOW),
         Step.COMPLETE: lambda: ride.complete(now=NOW),
         Step.CANCEL: lambda: ride.cancel(now=NOW),
@@ -128,5 +131,12 @@ def test_ride_events_carry_ids_and_times_only():
 
     for event in events:
         assert set(event.data) <= {
-            "ride_id", "session_id", "pickup_at", "mode", "status", "patient_id", "at_risk", "session_starts_at"
+            "ride_id",
+            "session_id",
+            "pickup_at",
+            "mode",
+            "status",
+            "patient_id",
+            "at_risk",
+            "session_starts_at",
         }

@@ -1,5 +1,6 @@
 """Signed tokens of escort links and of the forms on their page (itsdangerous), one salt per purpose, so that a
 token made for one can never pass for the other."""
+
 from dataclasses import dataclass
 
 from itsdangerous import BadData, URLSafeTimedSerializer

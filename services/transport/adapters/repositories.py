@@ -1,4 +1,5 @@
 """Rides, tombstones, pending provider requests, at-risk checks and applied webhooks in transport's database."""
+
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
@@ -49,11 +50,18 @@ class SqlTombstoneRepository:
         self._connection = connection
 
     def exists(self, session_id: str) -> bool:
-        return self._connection.execute(select(tombstones.c.session_id).where(tombstones.c.session_id == session_id)).first() is not None
+        return (
+            self._connection.execute(
+                select(tombstones.c.session_id).where(tombstones.c.session_id == session_id)
+            ).first()
+            is not None
+        )
 
     def add(self, session_id: str, *, event_type: str, now: datetime) -> None:
         if not self.exists(session_id):
-            self._connection.execute(insert(tombstones).values(session_id=session_id, event_type=event_type, recorded_at=now))
+            self._connection.execute(
+                insert(tombstones).values(session_id=session_id, event_type=event_type, recorded_at=now)
+            )
 
 
 class SqlProviderRequestRepository:
@@ -75,7 +83,12 @@ class SqlProviderRequestRepository:
         return _request_of(row) if row else None
 
     def pending(self, limit: int = 200) -> list[ProviderRequest]:
-        query = select(provider_requests).where(provider_requests.c.done_at.is_(None)).order_by(provider_requests.c.id).limit(limit)
+        query = (
+            select(provider_requests)
+            .where(provider_requests.c.done_at.is_(None))
+            .order_by(provider_requests.c.id)
+            .limit(limit)
+        )
         return [_request_of(row) for row in self._connection.execute(query)]
 
     def claim(self, request_id: int, *, now: datetime, until: datetime) -> bool:
@@ -132,7 +145,11 @@ class SqlAtRiskCheckRepository:
         )
 
     def for_ride(self, ride_id: str) -> list[AtRiskCheck]:
-        query = select(at_risk_checks).where(at_risk_checks.c.ride_id == ride_id).order_by(at_risk_checks.c.round, at_risk_checks.c.due_at)
+        query = (
+            select(at_risk_checks)
+            .where(at_risk_checks.c.ride_id == ride_id)
+            .order_by(at_risk_checks.c.round, at_risk_checks.c.due_at)
+        )
         return [_check_of(row) for row in self._connection.execute(query)]
 
 
@@ -141,10 +158,15 @@ class SqlWebhookNoticeRepository:
         self._connection = connection
 
     def seen(self, notice_id: str) -> bool:
-        return self._connection.execute(select(webhook_notices.c.id).where(webhook_notices.c.id == notice_id)).first() is not None
+        return (
+            self._connection.execute(select(webhook_notices.c.id).where(webhook_notices.c.id == notice_id)).first()
+            is not None
+        )
 
     def record(self, notice_id: str, *, type: str, ride_id: str | None, now: datetime) -> None:
-        self._connection.execute(insert(webhook_notices).values(id=notice_id, type=type, ride_id=ride_id, received_at=now))
+        self._connection.execute(
+            insert(webhook_notices).values(id=notice_id, type=type, ride_id=ride_id, received_at=now)
+        )
 
 
 def _row_of(ride: Ride) -> dict:

@@ -1,5 +1,6 @@
 """What transport asks the scheduler at the moment it needs it: the clinic (name, zone, address), a patient's first
 name for the escort page, a session's drop-off address for the provider. Patient data is never logged nor kept."""
+
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ class ClinicFacts:
 
 
 class SchedulerDirectory:
-    def __init__(self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None):
+    def __init__(
+        self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None
+    ):
         self._base_url = base_url.rstrip("/")
         self._session = session or service_session(token, retries=1, timeout=TIMEOUT)
         self._clinic_ttl = clinic_ttl

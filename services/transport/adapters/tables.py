@@ -1,4 +1,5 @@
 """The transport service's tables."""
+
 from sqlalchemy import Boolean, Column, Index, Integer, MetaData, String, Table
 
 from shared.persistence import MessagingTables, UtcDateTime

@@ -1,4 +1,5 @@
 """The transport service's unit of work: rides, their schedules and requests, inbox and outbox in one transaction."""
+
 from sqlalchemy import Connection
 
 from shared.persistence import SqlUnitOfWork

@@ -4,6 +4,7 @@ Opening the link (GET, or HEAD from a link preview or a mail scanner) only reads
 form token, and only a POST changes the ride. Every answer is a plain page that no search engine, cache or referrer
 keeps, under a policy that runs no script.
 """
+
 import logging
 from datetime import datetime
 from typing import Callable
@@ -96,7 +97,9 @@ def create_escort_pages(
             log.info("ride %s: an escort answer on a %s link", claims.ride_id, refusal.state.value)
             return _notice(TITLE_OF_STATE[refusal.state], refusal.message, STATUS_OF_STATE[refusal.state])
         if action is EscortAction.CONFIRM:
-            return _notice("Thank you", "Your pickup is confirmed. The clinic will tell you when the patient is ready.", 200)
+            return _notice(
+                "Thank you", "Your pickup is confirmed. The clinic will tell you when the patient is ready.", 200
+            )
         return _notice("Thank you for telling us", "The clinic will arrange another way home.", 200)
 
     def _claims(token: str) -> LinkClaims | None:

@@ -1,4 +1,5 @@
 """HTTP field types of transport's API: times written in the clinic's offset, like the scheduler's."""
+
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo
 

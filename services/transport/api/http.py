@@ -1,4 +1,5 @@
 """Routes of the transport service's JSON API: translate HTTP to use cases and back, nothing more."""
+
 from datetime import datetime, time, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo

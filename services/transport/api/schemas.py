@@ -1,4 +1,5 @@
 """Request and response bodies of transport's API; the OpenAPI document is generated from these."""
+
 from datetime import date
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
@@ -35,15 +36,21 @@ class RideOut(Schema):
     mode = fields.String(metadata={"enum": ["escort", "provider"]})
     status = fields.Enum(RideStatus, by_value=True)
     pickup_at = ClinicTime(metadata={"description": "When the recovery ends, or the patient was released."})
-    session_starts_at = ClinicTime(allow_none=True, metadata={"description": "What the at-risk thresholds count back from."})
-    round = fields.Integer(metadata={"description": "Which request for a confirmation this is; a reschedule asks again."})
+    session_starts_at = ClinicTime(
+        allow_none=True, metadata={"description": "What the at-risk thresholds count back from."}
+    )
+    round = fields.Integer(
+        metadata={"description": "Which request for a confirmation this is; a reschedule asks again."}
+    )
     requested_at = ClinicTime()
     confirmed_at = ClinicTime(allow_none=True)
     declined_at = ClinicTime(allow_none=True)
     dispatched_at = ClinicTime(allow_none=True)
     completed_at = ClinicTime(allow_none=True)
     cancelled_at = ClinicTime(allow_none=True)
-    provider_ride_id = fields.String(allow_none=True, metadata={"description": "The ride provider's id (provider mode)."})
+    provider_ride_id = fields.String(
+        allow_none=True, metadata={"description": "The ride provider's id (provider mode)."}
+    )
     provider_status = fields.String(
         allow_none=True, metadata={"description": "The provider's last word, e.g. driver_assigned, driver_arrived."}
     )

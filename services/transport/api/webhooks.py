@@ -1,5 +1,6 @@
 """The ride provider's webhooks: outside /api, without a bearer token; the HMAC signature over the raw body is the
 key. Anything that does not verify is a 4xx that changes nothing and logs only why, never the body."""
+
 import logging
 from datetime import datetime
 from typing import Callable

@@ -3,6 +3,7 @@
 The schedule is data (one ``AtRiskCheck`` per threshold and round, stored with the ride) so that a restart loses
 nothing; a worker asks ``check_due`` of each check whose time came.
 """
+
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta

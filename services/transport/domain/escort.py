@@ -3,6 +3,7 @@
 The token's signature says the link is ours; these rules say whether it still counts. Only ``answer`` changes
 anything, and only for a link that is open: opening a link (``link_state``) never does.
 """
+
 from datetime import datetime
 from enum import StrEnum
 
@@ -63,4 +64,6 @@ def answer(ride: Ride, round: int, action: EscortAction, *, now: datetime) -> li
 def require_awaiting_escort(ride: Ride, *, now: datetime) -> None:
     """A link is handed out only for a ride that waits for its escort's answer."""
     if link_state(ride, ride.round, now=now) is not LinkState.OPEN:
-        raise Refused("not_awaiting_escort", f"This {ride.mode} ride is {ride.status.value}: it waits for no escort's answer.")
+        raise Refused(
+            "not_awaiting_escort", f"This {ride.mode} ride is {ride.status.value}: it waits for no escort's answer."
+        )

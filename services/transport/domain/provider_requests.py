@@ -1,5 +1,6 @@
 """What transport still has to tell the ride provider: a pending request, written in the transaction of the event
 that caused it and carried out later by a worker, so that no message waits on the provider."""
+
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -90,7 +91,11 @@ def settle(ride: Ride, request: ProviderRequest, outcome: Outcome, *, now: datet
     if isinstance(outcome, ProviderSaidNo):
         if request.action is ProviderAction.BOOK and current:
             return ride.decline(now=now)
-        if request.action is ProviderAction.DISPATCH and ride.status is RideStatus.DISPATCHED and ride.allows(Step.DECLINE):
+        if (
+            request.action is ProviderAction.DISPATCH
+            and ride.status is RideStatus.DISPATCHED
+            and ride.allows(Step.DECLINE)
+        ):
             return ride.decline(now=now)
     return []
 

@@ -4,6 +4,7 @@ A ride is requested when its session is booked, for the moment the recovery buff
 provider confirms (or declines) it; a reschedule asks again in a new *round*; the discharge dispatches it; the
 provider's completion closes it. A step the table does not list for the ride's status is refused (``Refused``).
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -182,7 +183,9 @@ class Ride:
         return new_event(event_type, data, correlation_id=self.session_id)
 
 
-def request_ride_home(*, ride_id: str, session_booked: Mapping[str, Any], now: datetime) -> tuple[Ride | None, list[Event]]:
+def request_ride_home(
+    *, ride_id: str, session_booked: Mapping[str, Any], now: datetime
+) -> tuple[Ride | None, list[Event]]:
     """A session that needs a ride gets one, picked up when its recovery buffer ends; others get none."""
     if session_booked["ride_home_mode"] == "none":
         return None, []

@@ -1,5 +1,6 @@
 """What a verified webhook of the ride provider does to a ride. Webhooks repeat and overtake each other: a notice
 that says less than the ride already knows (an earlier step, another booking of the same ride) changes nothing."""
+
 import logging
 from datetime import datetime
 
