@@ -9,7 +9,7 @@ from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate, repeat
-from typing import Iterable, Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from .clinic import Clinic, Clinician, TreatmentType
 from .errors import InvalidRequest, Refused
@@ -240,7 +240,10 @@ class Schedule:
         return outcomes
 
     def _chosen_clinicians(self, clinician_id: str | None) -> tuple[Clinician, ...]:
-        return (self.clinic.clinician(clinician_id),) if clinician_id is not None else self.clinic.clinicians
+        if clinician_id is None:
+            return self.clinic.clinicians
+        chosen = self.clinic.clinician(clinician_id)
+        return (chosen,) if chosen is not None else ()
 
     def _working_gaps(self, clinician: Clinician, days: list[date]) -> Iterator[tuple[datetime, datetime]]:
         """The clinician's free time within working hours on the given local days."""
@@ -311,7 +314,7 @@ class _Refusals:
             self.clinician = Refused("no_clinician_available", "No clinician is working and free for that treatment.")
 
 
-def _first_with_room(starts: list[datetime], holders: list[tuple[object, Iterable]], duration: timedelta) -> list:
+def _first_with_room(starts: list[datetime], holders: Sequence[tuple[object, Iterable]], duration: timedelta) -> list:
     """For each of the sorted ``starts``: the first holder (in the order given) with a free interval that holds
     ``duration`` from that start, or None. Each holder comes with its free intervals, in order."""
     first: list = [None] * len(starts)
