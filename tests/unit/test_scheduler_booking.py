@@ -175,6 +175,19 @@ def test_the_ride_home_rule_alone_answers_the_same_as_booking():
     assert list(invalid.value.errors) == ["ride_home"]
 
 
+def test_a_provider_ride_home_is_kept_with_its_address_and_one_without_an_address_is_refused():
+    provider = RideHome(RideHomeMode.PROVIDER, dropoff_address="12 Elm Street, Jacksonville, FL 32204")
+
+    session, events = booked(ride_home=provider)
+
+    assert session.ride_home == provider
+    assert events[0].data["ride_home_mode"] == "provider"
+    assert "Elm" not in repr(events[0].data)
+    with pytest.raises(InvalidRequest) as invalid:
+        ride_home_for(IV, RideHome(RideHomeMode.PROVIDER))
+    assert invalid.value.errors == {"ride_home": ["A provider ride needs a drop-off address."]}
+
+
 # --- the session.booked event ------------------------------------------------------------------------------------
 
 

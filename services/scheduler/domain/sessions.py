@@ -319,4 +319,6 @@ def ride_home_for(treatment: TreatmentType, ride_home: RideHome) -> RideHome:
         raise InvalidRequest(
             {"ride_home": [f"{treatment.label} needs a confirmed ride home: nobody may drive after treatment."]}
         )
+    if ride_home.mode is RideHomeMode.PROVIDER and not ride_home.dropoff_address:
+        raise InvalidRequest({"ride_home": ["A provider ride needs a drop-off address."]})
     return ride_home
