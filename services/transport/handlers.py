@@ -191,15 +191,18 @@ def receive_webhook(notice: WebhookNotice, *, uow, now: datetime) -> str:
             log.info("webhook %s already applied", notice.id)
             return "duplicate"
         ride = uow.rides.get_for_update(notice.reference) if is_id(notice.reference) else None
+        # Claimed before it is applied: a copy arriving at the same moment waits on the ride's lock or on this
+        # row's key, then finds it recorded, and changes nothing.
+        if not uow.webhook_notices.record(notice.id, type=notice.type, ride_id=ride.id if ride else None, now=now):
+            log.info("webhook %s already applied", notice.id)
+            return "duplicate"
         if ride is None:
             outcome = "unknown_ride"
             log.warning("webhook %s (%s) names no ride of ours", notice.id, notice.type)
         else:
-            events = apply_notice(ride, notice, now=now)
+            uow.outbox.add(apply_notice(ride, notice, now=now))
             uow.rides.save(ride)
-            uow.outbox.add(events)
             outcome = "applied"
-        uow.webhook_notices.record(notice.id, type=notice.type, ride_id=ride.id if ride else None, now=now)
         uow.commit()
     return outcome
 

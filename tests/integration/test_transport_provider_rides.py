@@ -5,6 +5,7 @@ flow's webhooks, repeated and out of order, close the ride once; a forged webhoo
 
 import json
 import socket
+import threading
 import time
 from datetime import timedelta
 from zoneinfo import ZoneInfo
@@ -268,3 +269,38 @@ def test_a_webhook_with_a_bad_signature_or_replayed_is_refused_and_changes_nothi
     assert (forged.status_code, replayed.status_code, unsigned.status_code) == (401, 401, 401)
     assert transport.ride(ride_id).status is RideStatus.CONFIRMED
     assert transport.outbox_types() == ["ride.requested", "ride.confirmed"]
+
+
+def test_copies_of_one_webhook_arriving_at_the_same_moment_apply_once_and_every_copy_is_answered_200(
+    transport, simulator
+):
+    ride_id = transport.book()
+    eventually(lambda: confirmed(transport, ride_id), what="the provider confirming the ride")
+    ride = transport.ride(ride_id)
+    body = json.dumps(
+        {
+            "id": "wh-twice",
+            "type": "ride.driver_assigned",
+            "occurred_at": utcnow().isoformat(),
+            "ride": {"id": ride.provider_ride_id, "reference": ride_id, "status": "driver_assigned"},
+        }
+    ).encode()
+    headers = sign(body, SECRET, webhook_id="wh-twice", timestamp=int(time.time()))
+    url = f"http://127.0.0.1:{transport.runtime.port}/webhooks/ride-provider"
+    copies = 6
+    barrier = threading.Barrier(copies)
+    answers: list[tuple[int, str]] = []
+
+    def deliver():
+        barrier.wait()
+        answer = requests.post(url, data=body, headers={**headers, "Content-Type": "application/json"}, timeout=10)
+        answers.append((answer.status_code, answer.json().get("outcome")))
+
+    threads = [threading.Thread(target=deliver) for _ in range(copies)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted(answers) == sorted([(200, "applied")] + [(200, "duplicate")] * (copies - 1))
+    assert transport.ride(ride_id).provider_status == "driver_assigned"

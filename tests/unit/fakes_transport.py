@@ -118,10 +118,11 @@ class FakeWebhookNotices:
     def seen(self, notice_id: str) -> bool:
         return notice_id in self.seen_ids
 
-    def record(self, notice_id: str, *, type: str, ride_id: str | None, now: datetime) -> None:
+    def record(self, notice_id: str, *, type: str, ride_id: str | None, now: datetime) -> bool:
         if notice_id in self.seen_ids:
-            raise ValueError(f"webhook {notice_id} recorded twice")
+            return False
         self.seen_ids[notice_id] = ride_id
+        return True
 
 
 def transport_uow() -> FakeUnitOfWork:

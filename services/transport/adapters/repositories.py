@@ -3,6 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..domain.at_risk import AtRiskCheck
 from ..domain.provider_requests import ProviderAction, ProviderRequest
@@ -163,10 +164,16 @@ class SqlWebhookNoticeRepository:
             is not None
         )
 
-    def record(self, notice_id: str, *, type: str, ride_id: str | None, now: datetime) -> None:
-        self._connection.execute(
-            insert(webhook_notices).values(id=notice_id, type=type, ride_id=ride_id, received_at=now)
-        )
+    def record(self, notice_id: str, *, type: str, ride_id: str | None, now: datetime) -> bool:
+        """Record the notice; False when a concurrent copy of it was recorded first (the provider sent it twice)."""
+        try:
+            with self._connection.begin_nested():
+                self._connection.execute(
+                    insert(webhook_notices).values(id=notice_id, type=type, ride_id=ride_id, received_at=now)
+                )
+        except IntegrityError:
+            return False
+        return True
 
 
 def _row_of(ride: Ride) -> dict:
