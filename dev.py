@@ -2,10 +2,12 @@
 """Install and run, with nothing but Python 3.11:
 
     python3 dev.py up      install, then run the whole system (scheduler, transport, notifications)
-    python3 dev.py test    install, then run every test (extra arguments go to pytest)
+    python3 dev.py test    install, then run the static checks and every test (extra arguments go to pytest)
+    python3 dev.py check   install, then run the static checks alone (ruff, mypy)
 
 Dependencies go into .venv beside this file, reinstalled whenever pyproject.toml changes.
 """
+
 import hashlib
 import os
 import subprocess
@@ -20,7 +22,7 @@ STAMP = VENV / ".installed-from"
 
 
 def install() -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file is run by whatever python3 the machine has
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         print("creating .venv ...", flush=True)
@@ -34,15 +36,36 @@ def install() -> None:
     STAMP.write_text(wanted)
 
 
+# What every change must pass before the tests run; their settings are in pyproject.toml.
+STATIC_CHECKS = (
+    ("ruff check", ["-m", "ruff", "check", "."]),
+    ("ruff format --check", ["-m", "ruff", "format", "--check", "."]),
+    ("mypy", ["-m", "mypy"]),
+)
+
+
+def static_checks() -> int:
+    for name, arguments in STATIC_CHECKS:
+        print(f"--- {name}", flush=True)
+        code = subprocess.call([str(PYTHON), *arguments])
+        if code != 0:
+            print(f"{name} failed (exit {code}).", file=sys.stderr)
+            return code
+    return 0
+
+
 def main(argv: list[str]) -> int:
     command = argv[0] if argv else "help"
-    if command not in ("up", "test"):
+    if command not in ("up", "test", "check"):
         print(__doc__)
         return 0 if command in ("help", "-h", "--help") else 2
     install()
     os.chdir(ROOT)
     if command == "up":
         return subprocess.call([str(PYTHON), "-m", "services"])
+    checked = static_checks()
+    if command == "check" or checked != 0:
+        return checked
     code = subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
     if code == 5:
         print("pytest collected no tests: that is a failure here.", file=sys.stderr)

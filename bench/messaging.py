@@ -8,6 +8,7 @@ Figures:
 - publisher: our EventPublisher, each publish confirmed by the broker and mandatory (nothing silently lost);
 - outbox relay: rows written by bookings, published and marked, on SQLite and on PostgreSQL.
 """
+
 import argparse
 import platform
 import statistics
@@ -25,11 +26,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from infrastructure import Database, Vhost, ensure_postgres, ensure_rabbitmq  # noqa: E402
 from integration.helpers import session_booked  # noqa: E402
 
+from services.transport.adapters import tables  # noqa: E402
+from services.transport.bootstrap import MIGRATIONS  # noqa: E402
 from shared.contract import to_json  # noqa: E402
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, OutgoingMessage  # noqa: E402
 from shared.persistence import OutboxRelay, SqlUnitOfWork, create_database_engine, upgrade_to_head  # noqa: E402
-from services.transport.adapters import tables  # noqa: E402
-from services.transport.bootstrap import MIGRATIONS  # noqa: E402
 
 
 def baseline_unconfirmed(url: str, bodies: list[str]) -> float:
@@ -118,7 +119,9 @@ def main() -> None:
         rows.append(("outbox relay on PostgreSQL: publish + mark", n / drained, None, None))
         purge(vhost.url)
     cpu = subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip()
-    print(f"{n} events, {datetime.now():%Y-%m-%d}, {platform.machine()} {cpu} cores, Python {platform.python_version()}")
+    print(
+        f"{n} events, {datetime.now():%Y-%m-%d}, {platform.machine()} {cpu} cores, Python {platform.python_version()}"
+    )
     print(f"{'':46} {'events/s':>10} {'p50 ms':>8} {'p95 ms':>8}")
     for name, rate, p50, p95 in rows:
         p50_text = f"{p50:8.2f}" if p50 is not None else " " * 8

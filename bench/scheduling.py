@@ -18,6 +18,7 @@ tables, placed by the scheduler's own ``Schedule`` so they obey every rule). The
    then 16 clients racing for the same few starts (201 vs 409). Baseline: psycopg INSERTs of the same session rows,
    one transaction each, on one connection.
 """
+
 import argparse
 import cProfile
 import io
@@ -35,7 +36,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import date, datetime, time as wall, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as wall
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -43,9 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from infrastructure import POSTGRES_ADMIN_DB, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, ensure_postgres  # noqa: E402
 from sqlalchemy import delete, insert  # noqa: E402
 
-from infrastructure import POSTGRES_ADMIN_DB, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, ensure_postgres  # noqa: E402
 from services.scheduler import SERVICE_NAME  # noqa: E402
 from services.scheduler.adapters import tables  # noqa: E402
 from services.scheduler.adapters.repositories import _row_of  # noqa: E402
@@ -62,7 +64,7 @@ from shared.settings import Settings  # noqa: E402
 TOKEN = "bench-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ZONE = ZoneInfo("America/New_York")
-NOW = datetime(2027, 1, 4, 12, 0, tzinfo=timezone.utc)  # Monday 07:00 in New York
+NOW = datetime(2027, 1, 4, 12, 0, tzinfo=UTC)  # Monday 07:00 in New York
 SEEDED_DAYS = 91
 SEEDED_SESSIONS = 5000
 SEEDED_PATIENTS = 1500
@@ -88,15 +90,37 @@ def build_clinic() -> Clinic:
     )
     treatments = {
         "iv_infusion": TreatmentType(
-            "iv_infusion", "IV ketamine infusion", 45, 45, 15, ride_home_required=True, intake_required=True,
-            minimum_notice_minutes=60, booking_horizon_days=120, minimum_spacing_hours=20,
+            "iv_infusion",
+            "IV ketamine infusion",
+            45,
+            45,
+            15,
+            ride_home_required=True,
+            intake_required=True,
+            minimum_notice_minutes=60,
+            booking_horizon_days=120,
+            minimum_spacing_hours=20,
         ),
         "esketamine_nasal_spray": TreatmentType(
-            "esketamine_nasal_spray", "Esketamine nasal spray", 15, 120, 15, ride_home_required=True,
-            intake_required=True, minimum_notice_minutes=60, booking_horizon_days=120, minimum_spacing_hours=20,
+            "esketamine_nasal_spray",
+            "Esketamine nasal spray",
+            15,
+            120,
+            15,
+            ride_home_required=True,
+            intake_required=True,
+            minimum_notice_minutes=60,
+            booking_horizon_days=120,
+            minimum_spacing_hours=20,
         ),
         "intake_assessment": TreatmentType(
-            "intake_assessment", "Intake assessment", 60, 0, 0, counts_as_intake=True, minimum_notice_minutes=60,
+            "intake_assessment",
+            "Intake assessment",
+            60,
+            0,
+            0,
+            counts_as_intake=True,
+            minimum_notice_minutes=60,
             booking_horizon_days=120,
         ),
     }
@@ -113,8 +137,12 @@ def build_clinic() -> Clinic:
 
 def settings(database_url: str) -> Settings:
     return Settings(
-        service=SERVICE_NAME, broker_url="memory://", database_url=database_url, port=0,
-        service_token=TOKEN, scheduler_url="http://127.0.0.1:0",
+        service=SERVICE_NAME,
+        broker_url="memory://",
+        database_url=database_url,
+        port=0,
+        service_token=TOKEN,
+        scheduler_url="http://127.0.0.1:0",
     )
 
 
@@ -142,20 +170,33 @@ def seed_rows(clinic: Clinic, rng: random.Random) -> tuple[list[dict], list[dict
         except (Refused, InvalidRequest):
             continue
         schedule.hold(placement, patient)
-        request = BookingRequest(str(uuid.UUID(int=rng.getrandbits(128))), patient.patient_id, treatment.id,
-                                 placement.starts_at, ESCORT_RIDE)
+        request = BookingRequest(
+            str(uuid.UUID(int=rng.getrandbits(128))), patient.patient_id, treatment.id, placement.starts_at, ESCORT_RIDE
+        )
         sessions.append(_row_of(book(request, placement, clinic=clinic, now=NOW)[0]))
     return [patient_row(p.patient_id) for p in patients], [intake_row(p.patient_id) for p in patients], sessions
 
 
 def patient_row(patient_id: str) -> dict:
-    return {"id": patient_id, "full_name": "Bench Patient", "phone": "+14155550123", "email": None,
-            "preferred_channel": "sms", "created_at": NOW - timedelta(days=30)}
+    return {
+        "id": patient_id,
+        "full_name": "Bench Patient",
+        "phone": "+14155550123",
+        "email": None,
+        "preferred_channel": "sms",
+        "created_at": NOW - timedelta(days=30),
+    }
 
 
 def intake_row(patient_id: str) -> dict:
-    return {"id": str(uuid.uuid4()), "patient_id": patient_id, "completed_at": NOW - timedelta(days=7),
-            "recorded_by": "Dr. Bench", "recorded_at": NOW - timedelta(days=7), "session_id": None}
+    return {
+        "id": str(uuid.uuid4()),
+        "patient_id": patient_id,
+        "completed_at": NOW - timedelta(days=7),
+        "recorded_by": "Dr. Bench",
+        "recorded_at": NOW - timedelta(days=7),
+        "session_id": None,
+    }
 
 
 def write_rows(engine, patients: list[dict], intakes: list[dict], sessions: list[dict]) -> None:
@@ -244,8 +285,10 @@ def measure_availability(databases: dict[str, str], clinic: Clinic, spans, profi
     Interleaving keeps the comparison fair when something else loads the machine for part of the run.
     """
     treatment = clinic.treatment_types["iv_infusion"]
-    clients = {name: bootstrap(settings(url), clinic=clinic, clock=lambda: NOW).app.test_client()
-               for name, url in databases.items()}
+    clients = {
+        name: bootstrap(settings(url), clinic=clinic, clock=lambda: NOW).app.test_client()
+        for name, url in databases.items()
+    }
     engines = {name: create_database_engine(url, schema=SERVICE_NAME) for name, url in databases.items()}
     settle_startup_objects()  # as a service's process does once it is built, before it serves
     results = {name: {"fetch": [], "blocks": [], "http": [], "slots": []} for name in databases}
@@ -280,8 +323,10 @@ def measure_availability(databases: dict[str, str], clinic: Clinic, spans, profi
         out = io.StringIO()
         stats = pstats.Stats(profiler, stream=out)
         stats.sort_stats("tottime").print_stats(12)
-        stats.sort_stats("cumulative").print_stats(r"open_starts|occupancy_between|_outcomes|_first_with_room|"
-                                                   r"Schedule.*__init__|_grid|schema\.py.*\(dump\)|jsonify")
+        stats.sort_stats("cumulative").print_stats(
+            r"open_starts|occupancy_between|_outcomes|_first_with_room|"
+            r"Schedule.*__init__|_grid|schema\.py.*\(dump\)|jsonify"
+        )
         print(f"--- cProfile: 20 GET /api/availability on {name} ---")
         print("\n".join(line for line in out.getvalue().splitlines() if line.strip() and "Ordered" not in line))
     for engine in engines.values():
@@ -355,8 +400,12 @@ def client_run(base: str, jobs: list[list[dict]]) -> tuple[float, list[float], C
 
 
 def booking_body(patient_id: str, starts_at: datetime, chair_id: str | None = None) -> dict:
-    body = {"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": starts_at.isoformat(),
-            "ride_home": ESCORT}
+    body = {
+        "patient_id": patient_id,
+        "treatment_type": "iv_infusion",
+        "starts_at": starts_at.isoformat(),
+        "ride_home": ESCORT,
+    }
     if chair_id:
         body["chair_id"] = chair_id
     return body
@@ -368,7 +417,7 @@ def raw_insert_baseline(database_name: str, engine, clinic: Clinic, starts: list
 
     treatment = clinic.treatment_types["iv_infusion"]
     rows = []
-    for patient_id, start in zip(patients, starts):
+    for patient_id, start in zip(patients, starts, strict=False):
         schedule = Schedule(clinic, fetch_blocks(engine, start, start, treatment), now=NOW)
         placement = schedule.place(treatment, start)
         request = BookingRequest(str(uuid.uuid4()), patient_id, treatment.id, start, ESCORT_RIDE)
@@ -376,8 +425,13 @@ def raw_insert_baseline(database_name: str, engine, clinic: Clinic, starts: list
     columns = list(rows[0])
     statement = f"INSERT INTO sessions ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     latencies = []
-    with psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=database_name,
-                         options=f"-csearch_path={SERVICE_NAME}") as connection:
+    with psycopg.connect(
+        host=POSTGRES_HOST,
+        port=POSTGRES_PORT,
+        user=POSTGRES_USER,
+        dbname=database_name,
+        options=f"-csearch_path={SERVICE_NAME}",
+    ) as connection:
         started = time.perf_counter()
         for row in rows:
             t0 = time.perf_counter()
@@ -429,16 +483,19 @@ def measure_booking(database_name: str, database_url: str, clinic: Clinic, per_l
         span_from = NOW
         while span_from < horizon_end:  # the API lists at most 62 days at a time
             span_to = min(span_from + timedelta(days=60), horizon_end)
-            reply = requests.get(f"{base}/api/availability", headers=AUTH, timeout=60,
-                                 params={"treatment_type": treatment.id, "from": span_from.isoformat(),
-                                         "to": span_to.isoformat()})
+            reply = requests.get(
+                f"{base}/api/availability",
+                headers=AUTH,
+                timeout=60,
+                params={"treatment_type": treatment.id, "from": span_from.isoformat(), "to": span_to.isoformat()},
+            )
             reply.raise_for_status()
             free += [datetime.fromisoformat(s["starts_at"]) for s in reply.json()["slots"]]
             span_from = span_to
         starts = disjoint_starts(free, treatment)
         if len(starts) < per_level * len(levels) + 2 * rounds:
             raise RuntimeError(f"only {len(starts)} disjoint free starts; lower the booking counts")
-        race_starts = starts[-2 * rounds:]
+        race_starts = starts[-2 * rounds :]
         starts = iter(starts)
 
         rows = []
@@ -446,12 +503,18 @@ def measure_booking(database_name: str, database_url: str, clinic: Clinic, per_l
         level_patients = [[next(patients) for _ in range(per_level)] for _ in levels]
         rate, latencies = raw_insert_baseline(database_name, engine, clinic, level_starts[0], level_patients[0])
         rows.append(("baseline: psycopg INSERT, 1 tx each, 1 conn", rate, *percentiles(latencies)[:2], ""))
-        for level, level_start, level_patient in zip(levels, level_starts, level_patients):
-            bodies = [booking_body(p, s) for p, s in zip(level_patient, level_start)]
+        for level, level_start, level_patient in zip(levels, level_starts, level_patients, strict=False):
+            bodies = [booking_body(p, s) for p, s in zip(level_patient, level_start, strict=False)]
             jobs = [bodies[i::level] for i in range(level)]
             elapsed, latencies, outcomes = client_run(base, jobs)
-            rows.append((f"POST /api/sessions, {level:2} client(s)", per_level / elapsed, *percentiles(latencies)[:2],
-                         ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))))
+            rows.append(
+                (
+                    f"POST /api/sessions, {level:2} client(s)",
+                    per_level / elapsed,
+                    *percentiles(latencies)[:2],
+                    ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())),
+                )
+            )
 
         races = []
         for pinned in (True, False):
@@ -485,8 +548,9 @@ class ThrowawayDatabase:
     def _admin(self):
         import psycopg
 
-        return psycopg.connect(host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=POSTGRES_ADMIN_DB,
-                               autocommit=True)
+        return psycopg.connect(
+            host=POSTGRES_HOST, port=POSTGRES_PORT, user=POSTGRES_USER, dbname=POSTGRES_ADMIN_DB, autocommit=True
+        )
 
     def __enter__(self) -> "ThrowawayDatabase":
         with self._admin() as connection:
@@ -542,7 +606,7 @@ def main() -> None:
         domain_ms, domain_slots = results.pop("domain").values()
         every_block = fetch_blocks_all(sessions)
         naive_ms, naive_agrees = [], True
-        for span, expected in zip(spans[:naive_count], domain_slots):
+        for span, expected in zip(spans[:naive_count], domain_slots, strict=False):
             elapsed, found = timed(naive_open_starts, clinic, treatment, every_block, *span)
             naive_ms.append(elapsed)
             naive_agrees &= len(found) == expected
@@ -550,32 +614,66 @@ def main() -> None:
         booking_rows, races = measure_booking(database.name, database.url, clinic, per_level, rounds)
         postgres_version = database.server_version
 
-    print(f"{datetime.now():%Y-%m-%d %H:%M}, {machine()}, Python {platform.python_version()}, "
-          f"SQLite {sqlite3.sqlite_version}, PostgreSQL {postgres_version}" + (" (--quick)" if options.quick else ""))
-    print(f"Clinic: 20 chairs, 10 clinicians, Mon-Sat 07-21 America/New_York; {len(sessions):,} sessions over "
-          f"{SEEDED_DAYS} days; {len(spans)} GETs of iv_infusion over varied 4-week windows "
-          f"(fixed clock {NOW:%Y-%m-%d})")
+    print(
+        f"{datetime.now():%Y-%m-%d %H:%M}, {machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, PostgreSQL {postgres_version}" + (" (--quick)" if options.quick else "")
+    )
+    print(
+        f"Clinic: 20 chairs, 10 clinicians, Mon-Sat 07-21 America/New_York; {len(sessions):,} sessions over "
+        f"{SEEDED_DAYS} days; {len(spans)} GETs of iv_infusion over varied 4-week windows "
+        f"(fixed clock {NOW:%Y-%m-%d})"
+    )
     print(f"{'availability, 4-week window':52} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'slots':>7} {'blocks':>7}")
     median_blocks = int(statistics.median(results["SQLite"]["blocks"]))
-    print(row(f"baseline: naive scan of every session ({naive_count} window(s))", naive_ms,
-              int(statistics.median(domain_slots[:naive_count])), len(every_block)))
-    print(row("domain: Schedule(...).open_starts, blocks in memory", domain_ms,
-              int(statistics.median(domain_slots)), median_blocks))
+    print(
+        row(
+            f"baseline: naive scan of every session ({naive_count} window(s))",
+            naive_ms,
+            int(statistics.median(domain_slots[:naive_count])),
+            len(every_block),
+        )
+    )
+    print(
+        row(
+            "domain: Schedule(...).open_starts, blocks in memory",
+            domain_ms,
+            int(statistics.median(domain_slots)),
+            median_blocks,
+        )
+    )
     for name, result in results.items():
-        print(row(f"{name}: SQL fetch of the blocks (repository)", result["fetch"], "",
-                  int(statistics.median(result["blocks"]))))
-        print(row(f"{name}: GET /api/availability (Flask test client)", result["http"],
-                  int(statistics.median(result["slots"])), ""))
+        print(
+            row(
+                f"{name}: SQL fetch of the blocks (repository)",
+                result["fetch"],
+                "",
+                int(statistics.median(result["blocks"])),
+            )
+        )
+        print(
+            row(
+                f"{name}: GET /api/availability (Flask test client)",
+                result["http"],
+                int(statistics.median(result["slots"])),
+                "",
+            )
+        )
     agree = all(r["slots"] == domain_slots for r in results.values())
-    print(f"slot counts: HTTP on both databases {'equal' if agree else 'DIFFER from'} the domain's; "
-          f"naive {'agrees' if naive_agrees else 'DISAGREES'}")
+    print(
+        f"slot counts: HTTP on both databases {'equal' if agree else 'DIFFER from'} the domain's; "
+        f"naive {'agrees' if naive_agrees else 'DISAGREES'}"
+    )
     for name, result in results.items():
         p95 = percentiles(result["http"])[1]
-        print(f"target p95 < {TARGET_P95_MS:.0f} ms on {name}: {'met' if p95 < TARGET_P95_MS else 'NOT met'} "
-              f"({p95:.1f} ms)")
+        print(
+            f"target p95 < {TARGET_P95_MS:.0f} ms on {name}: {'met' if p95 < TARGET_P95_MS else 'NOT met'} "
+            f"({p95:.1f} ms)"
+        )
     print()
-    print(f"Booking iv_infusion on PostgreSQL over HTTP (waitress, 8 threads, own process), {per_level} per row, "
-          f"disjoint free starts, distinct patients")
+    print(
+        f"Booking iv_infusion on PostgreSQL over HTTP (waitress, 8 threads, own process), {per_level} per row, "
+        f"disjoint free starts, distinct patients"
+    )
     print(f"{'':52} {'book/s':>8} {'p50 ms':>8} {'p95 ms':>8}  outcomes")
     for name, rate, p50, p95, outcomes in booking_rows:
         print(f"{name:52} {rate:8.0f} {p50:8.2f} {p95:8.2f}  {outcomes}")
@@ -584,18 +682,34 @@ def main() -> None:
         won = outcomes.get("201", 0)
         lost = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()) if k != "201")
         p50, p95, _ = percentiles(latencies)
-        print(f"race, {label}: {rounds} starts x 16 clients: 201: {won} (rules allow {expected}); {lost}; "
-              f"p50 {p50:.1f} ms, p95 {p95:.1f} ms")
-    print(f"(whole run {time.perf_counter() - began:.0f} s; 1-minute load average {load_before:.1f} before, "
-          f"{os.getloadavg()[0]:.1f} after: above ~1 something else shared the {os.cpu_count()} cores)")
+        print(
+            f"race, {label}: {rounds} starts x 16 clients: 201: {won} (rules allow {expected}); {lost}; "
+            f"p50 {p50:.1f} ms, p95 {p95:.1f} ms"
+        )
+    print(
+        f"(whole run {time.perf_counter() - began:.0f} s; 1-minute load average {load_before:.1f} before, "
+        f"{os.getloadavg()[0]:.1f} after: above ~1 something else shared the {os.cpu_count()} cores)"
+    )
 
 
 def fetch_blocks_all(rows: list[dict]):
     """Every seeded session as a block, for the naive scan."""
     from services.scheduler.domain.schedule import BookedBlock
 
-    return [BookedBlock(r["id"], r["patient_id"], r["treatment_type"], r["chair_id"], r["clinician_id"], r["starts_at"],
-                        r["treatment_ends_at"], r["recovery_ends_at"], r["chair_free_at"]) for r in rows]
+    return [
+        BookedBlock(
+            r["id"],
+            r["patient_id"],
+            r["treatment_type"],
+            r["chair_id"],
+            r["clinician_id"],
+            r["starts_at"],
+            r["treatment_ends_at"],
+            r["recovery_ends_at"],
+            r["chair_free_at"],
+        )
+        for r in rows
+    ]
 
 
 if __name__ == "__main__":

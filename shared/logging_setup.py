@@ -4,6 +4,7 @@ Code of ours logs failures by ``describe(exc)``; the formatter makes sure that a
 ``log.warning("...: %s", exc)`` cannot leak an exception's message either (a statement's parameters, PostgreSQL's
 DETAIL, the text of a message to a patient): exceptions are printed as their frames and types, never their text.
 """
+
 import logging
 import sys
 import threading

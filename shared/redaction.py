@@ -5,6 +5,7 @@ values (PostgreSQL's DETAIL), a template error the text it rendered. Logs, error
 headers name failures by their type, their chain of causes and, for a database, its SQLSTATE code or SQLite's
 result code: never the message. Tracebacks keep their frames (file, line, function, source line), which are code.
 """
+
 import traceback
 
 CAUSE = "The above exception was the direct cause of the following exception:"

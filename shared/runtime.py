@@ -1,4 +1,5 @@
 """Running a service: its HTTP server and its background workers in one process, stopped cleanly on a signal."""
+
 import gc
 import logging
 import signal

@@ -1,4 +1,5 @@
 """HTTP sessions for calling another service: bearer token, timeouts, and retries with backoff."""
+
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry

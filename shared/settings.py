@@ -1,8 +1,9 @@
 """Settings of one service process, read from the environment."""
+
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
 """Fixtures for every tier: a vhost and a database of each test's own, on the real servers."""
+
 import sys
 from pathlib import Path
 

@@ -1,8 +1,9 @@
 """Hand-written fakes for unit tests: units of work that keep everything in memory."""
+
 import copy
 import dataclasses
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from services.scheduler.domain.schedule import Occupancy
 from services.scheduler.domain.sessions import HOLDING_STATUSES
@@ -146,11 +147,13 @@ def ride_reported(
     """A ``ride.*`` event as transport publishes it, for the scheduler's ride status; ``status`` defaults to the one
     the type names (``requested`` for ride.at_risk and ride.rescheduled)."""
     if status is None:
-        status = event_type.removeprefix("ride.") if event_type not in ("ride.at_risk", "ride.rescheduled") else "requested"
+        status = (
+            event_type.removeprefix("ride.") if event_type not in ("ride.at_risk", "ride.rescheduled") else "requested"
+        )
     data = {
         "ride_id": ride_id,
         "session_id": session_id,
-        "pickup_at": datetime(2027, 1, 5, 16, 30, tzinfo=timezone.utc),
+        "pickup_at": datetime(2027, 1, 5, 16, 30, tzinfo=UTC),
         "mode": mode,
         "status": status,
         "at_risk": at_risk,

@@ -2,6 +2,7 @@
 
 A server that is down and cannot be started fails the tests that need it, saying why. Nothing is skipped.
 """
+
 import glob
 import os
 import shutil
@@ -41,7 +42,9 @@ def ensure_rabbitmq() -> None:
     if port_open(RABBITMQ_HOST, RABBITMQ_PORT):
         return
     if shutil.which("rabbitmq-server") is None:
-        pytest.fail(f"RabbitMQ is not listening on {RABBITMQ_HOST}:{RABBITMQ_PORT} and rabbitmq-server is not installed")
+        pytest.fail(
+            f"RabbitMQ is not listening on {RABBITMQ_HOST}:{RABBITMQ_PORT} and rabbitmq-server is not installed"
+        )
     subprocess.run(["rabbitmq-server", "-detached"], check=False, capture_output=True)
     if not _wait_for_port(RABBITMQ_HOST, RABBITMQ_PORT, 90):
         pytest.fail(f"RabbitMQ did not come up on {RABBITMQ_HOST}:{RABBITMQ_PORT} after `rabbitmq-server -detached`")
@@ -53,7 +56,9 @@ def ensure_postgres() -> None:
         return
     versions = sorted(os.path.basename(p) for p in glob.glob("/etc/postgresql/*"))
     if shutil.which("pg_ctlcluster") is None or not versions:
-        pytest.fail(f"PostgreSQL is not listening on {POSTGRES_HOST}:{POSTGRES_PORT} and no local cluster can be started")
+        pytest.fail(
+            f"PostgreSQL is not listening on {POSTGRES_HOST}:{POSTGRES_PORT} and no local cluster can be started"
+        )
     subprocess.run(
         ["pg_ctlcluster", "--skip-systemctl-redirect", versions[-1], "main", "start"], check=False, capture_output=True
     )

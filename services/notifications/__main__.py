@@ -1,4 +1,5 @@
 """``python -m services.notifications``: the notifications's HTTP API, its consumer and its outbox relay."""
+
 from shared.logging_setup import configure_logging
 from shared.runtime import run_until_signalled
 from shared.settings import Settings

@@ -1,8 +1,9 @@
 """The notifications service's composition root: builds the real adapters, or takes fakes from tests."""
+
 import os
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import NOTIFICATIONS_QUEUE

@@ -1,6 +1,7 @@
 """The notifications service's thin consumer: which use case handles which event."""
+
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from shared.contract import RIDE_DISPATCHED, RIDE_REQUESTED, RIDE_RESCHEDULED, SESSION_BOOKED, Event
 

@@ -3,10 +3,11 @@
 A message is recorded as pending before it is handed to a gateway, with its id as the gateway's idempotency key,
 so a redelivered event after a crash resends the same message rather than a second one.
 """
+
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from tenacity import Retrying, stop_after_attempt, wait_exponential
 
@@ -202,11 +203,15 @@ def _deliver(message: Message, contact, gateway: Gateway, attempts: int) -> str 
     if not address:
         return f"the {message.recipient} has no {message.channel} address"
     try:
-        for attempt in Retrying(stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=0.2, max=2), reraise=True):
+        for attempt in Retrying(
+            stop=stop_after_attempt(attempts), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+        ):
             with attempt:
                 gateway.deliver(message, address)
     except DeliveryFailed as exc:
-        log.warning("message %s could not be delivered by %s after %d attempts: %s", message.id, message.channel, attempts, exc)
+        log.warning(
+            "message %s could not be delivered by %s after %d attempts: %s", message.id, message.channel, attempts, exc
+        )
         return _explain(exc)
     return None
 
@@ -220,7 +225,11 @@ def _settle(event: Event, message: Message, uow_factory: Callable, clock, *, fai
         events = message.mark_sent(now=clock()) if failure is None else message.mark_failed(reason=failure, now=clock())
         log.info(
             "%s %s to the %s of session %s: %s",
-            message.kind, message.id, message.recipient, message.session_id, message.status.value,
+            message.kind,
+            message.id,
+            message.recipient,
+            message.session_id,
+            message.status.value,
         )
         uow.messages.upsert(message)
         uow.outbox.add(events)

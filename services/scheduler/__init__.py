@@ -1,2 +1,3 @@
 """Books treatment sessions with their recovery buffers and publishes what happened through its outbox."""
+
 SERVICE_NAME = "scheduler"

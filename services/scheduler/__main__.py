@@ -1,4 +1,5 @@
 """``python -m services.scheduler``: the scheduler's HTTP API and its outbox relay."""
+
 from shared.logging_setup import configure_logging
 from shared.runtime import run_until_signalled
 from shared.settings import Settings

@@ -1,7 +1,8 @@
 """The scheduler's composition root: builds the real adapters, or takes fakes from tests."""
+
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import SCHEDULER_QUEUE

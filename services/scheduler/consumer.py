@@ -1,5 +1,6 @@
 """The scheduler's thin consumer: every ride event keeps the ride status of its session."""
-from typing import Callable
+
+from collections.abc import Callable
 
 from shared.contract import (
     RIDE_AT_RISK,

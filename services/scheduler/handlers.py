@@ -8,11 +8,12 @@ Every change to an existing session first locks its row (``_session_to_change``)
 session run one after another: the later one sees what the earlier one stored, and the transition table refuses it
 if that made it impossible. Locks are taken in one order: the session, then its patient, then the clinic days.
 """
+
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
 
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_random
 
@@ -56,7 +57,7 @@ def new_id() -> str:
 
 @dataclass(frozen=True)
 class IdempotencyKey:
-    """A client's key for one request, and a fingerprint of what it asked, so a reused key cannot book something else."""
+    """A client's key for one request, and a fingerprint of what it asked: a reused key cannot book something else."""
 
     key: str
     fingerprint: str
@@ -119,7 +120,9 @@ def availability(
     treatment = treatment_type_of(clinic, treatment_type)
     with uow.read_only():
         patient = _patient_record(uow, patient_id, now) if patient_id else None
-        schedule = Schedule(clinic, uow.sessions.occupancy_between(window_from, window_to + treatment.chair_hold), now=now)
+        schedule = Schedule(
+            clinic, uow.sessions.occupancy_between(window_from, window_to + treatment.chair_hold), now=now
+        )
     return schedule.open_starts(
         treatment, window_from, window_to, patient=patient, chair_id=chair_id, clinician_id=clinician_id
     )
@@ -185,7 +188,9 @@ def book_series(
         )
         booked = []
         for placement in placements:
-            booking = BookingRequest(new_id(), patient_id, treatment.id, placement.starts_at, ride_home, series_id=series_id)
+            booking = BookingRequest(
+                new_id(), patient_id, treatment.id, placement.starts_at, ride_home, series_id=series_id
+            )
             session, events = book(booking, placement, clinic=clinic, now=now)
             uow.sessions.add(session)
             uow.outbox.add(events)
@@ -286,7 +291,12 @@ def record_ride_status(event: Event, *, uow) -> None:
         if session.record_ride(report):
             uow.sessions.save(session)
         else:
-            log.info("%s %s for session %s changes nothing (older or no longer at risk)", event.type, event.event_id, session_id)
+            log.info(
+                "%s %s for session %s changes nothing (older or no longer at risk)",
+                event.type,
+                event.event_id,
+                session_id,
+            )
         uow.inbox.record(event)
         uow.commit()
 

@@ -3,8 +3,8 @@ second replica) picks up where it stopped; each check is settled once, in the sa
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from shared.redaction import describe
 

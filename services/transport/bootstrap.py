@@ -4,9 +4,9 @@ Nothing connects at import, nor here but the database (migrations): the consumer
 connect when the runtime starts them.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import TRANSPORT_QUEUE

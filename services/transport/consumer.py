@@ -1,7 +1,7 @@
 """The transport service's thin consumer: which use case handles which event."""
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from shared.contract import (
     SESSION_BOOKED,

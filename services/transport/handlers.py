@@ -7,8 +7,8 @@ the provider worker (provider_worker.py) to carry out after the commit.
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from shared.contract import Event
 from shared.contract.fields import is_id

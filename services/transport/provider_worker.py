@@ -7,8 +7,9 @@ a call repeated after a crash between the provider's answer and our commit finds
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable, Protocol
+from typing import Protocol
 
 from shared.redaction import describe
 

@@ -2,8 +2,8 @@
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from zoneinfo import ZoneInfo
 
 from .domain.at_risk import Threshold, parse_thresholds

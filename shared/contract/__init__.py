@@ -1,4 +1,5 @@
 """The event contract: the one place that names events, their routing keys and their schemas."""
+
 from .envelope import Event, InvalidEvent, from_json, new_event, to_json
 from .events import (
     CATALOGUE,

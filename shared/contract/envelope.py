@@ -1,9 +1,11 @@
 """The envelope every event travels in, and its translation to and from JSON."""
+
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
@@ -22,7 +24,7 @@ class Event:
     correlation_id: str
     version: int = 1
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     producer: str = ""
 
     def stamped_by(self, producer: str) -> "Event":

@@ -3,6 +3,7 @@
 Routing keys are the event types. Evolve a type only by adding optional fields;
 anything else is a new version, listed in ``versions``.
 """
+
 from dataclasses import dataclass
 
 from marshmallow import EXCLUDE, Schema, fields, validate

@@ -5,8 +5,9 @@ Each type checks on the server exactly what it writes into the OpenAPI document 
 client reading the document knows what will be accepted; the one rule a JSON Schema cannot state (an instant's
 range, which is judged in UTC) is in its description.
 """
+
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from marshmallow import fields
 
@@ -34,12 +35,10 @@ _BIDI = re.compile(f"[{BIDI_CLASS}]")
 _INVISIBLE_LETTER = re.compile(f"[{INVISIBLE_LETTER_CLASS}]")
 TEXT_PATTERN = f"^[^{CONTROL_CLASS}]*[^{CONTROL_CLASS}{SPACE_CLASS}][^{CONTROL_CLASS}]*$"
 # \p{L} (any letter) is ECMA-262 with the u flag, as JSON Schema reads it; the server asks str.isalpha, the same set.
-NAME_PATTERN = (
-    f"^[^{CONTROL_CLASS}{BIDI_CLASS}]*(?![{INVISIBLE_LETTER_CLASS}])\\p{{L}}[^{CONTROL_CLASS}{BIDI_CLASS}]*$"
-)
+NAME_PATTERN = f"^[^{CONTROL_CLASS}{BIDI_CLASS}]*(?![{INVISIBLE_LETTER_CLASS}])\\p{{L}}[^{CONTROL_CLASS}{BIDI_CLASS}]*$"
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)  # exclusive
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
 # What a document can state of the range: the written year, which is 1999 or 3000 for the first and last hours of
 # the range in some offsets; the range itself is judged after conversion to UTC.
 INSTANT_PATTERN = r"^(1999|2[0-9]{3}|3000)-"
@@ -67,9 +66,7 @@ class Identifier(fields.String):
     default_error_messages = {"invalid_id": "Not a valid id."}
 
     def __init__(self, **kwargs):
-        super().__init__(
-            **documented(kwargs, pattern=f"^{ID_PATTERN}$", minLength=1, maxLength=ID_MAX_LENGTH)
-        )
+        super().__init__(**documented(kwargs, pattern=f"^{ID_PATTERN}$", minLength=1, maxLength=ID_MAX_LENGTH))
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
@@ -162,7 +159,7 @@ class Instant(fields.AwareDateTime):
     def _deserialize(self, value, attr, data, **kwargs):
         moment = super()._deserialize(value, attr, data, **kwargs)
         try:
-            in_utc = moment.astimezone(timezone.utc)
+            in_utc = moment.astimezone(UTC)
         except OverflowError:  # 0001-01-01T00:00:00+01:00 has no UTC form within datetime's range
             raise self.make_error("out_of_range") from None
         if not EARLIEST <= in_utc < LATEST:
@@ -177,5 +174,5 @@ class UtcDateTime(Instant):
         if isinstance(value, datetime):
             if value.tzinfo is None:
                 raise ValueError(f"{attr} must be timezone-aware")
-            value = value.astimezone(timezone.utc)
+            value = value.astimezone(UTC)
         return super()._serialize(value, attr, obj, **kwargs)

@@ -1,4 +1,5 @@
 """Messaging over RabbitMQ with kombu. The only code of the product that imports kombu."""
+
 from .consumer import EventConsumer, EventHandler
 from .errors import PoisonMessage
 from .publisher import EventPublisher, OutgoingMessage, PublishFailed, PublishPolicy, UnroutableEvent

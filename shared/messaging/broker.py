@@ -1,4 +1,5 @@
 """Connections to the broker and the kombu entities that the topology data describes."""
+
 import logging
 
 from kombu import Connection, Exchange, Queue, binding

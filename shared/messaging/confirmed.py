@@ -3,10 +3,11 @@
 Every wait is bounded: the connection by its connect, read and write timeouts and a few retries, each publish by
 the confirm timeout. A message the broker cannot route (``mandatory``) comes back and fails the publish too.
 """
+
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kombu import Connection, Producer
 

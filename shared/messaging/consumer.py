@@ -14,11 +14,12 @@ Messages are forwarded on a connection of the forwarder's own, and acked only on
 waiting for that confirm never drains the consumer's connection, so no next delivery can run inside it, and nothing
 is lost if the process dies in between (the message is simply delivered again; handlers are idempotent).
 """
+
 import logging
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from kombu import Exchange
 from kombu.mixins import ConsumerMixin
@@ -42,6 +43,7 @@ ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 DEFAULT_EXCHANGE = Exchange("")
 FORWARD_FAILED_PAUSE = 1.0
+DEFAULT_RETRY = RetryPolicy()
 
 __all__ = ["EventConsumer", "EventHandler", "REASON_HEADER", "RetryPolicy"]
 
@@ -69,7 +71,7 @@ class EventConsumer(ConsumerMixin):
         handlers: Mapping[str, EventHandler],
         *,
         prefetch_count: int = 10,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         heartbeat: float = 30,
         stuck_after: float = 60.0,
         clock: Callable[[], float] = time.time,
@@ -165,7 +167,7 @@ class EventConsumer(ConsumerMixin):
                 self._retry_later(message, str(failure))
             else:
                 message.ack()
-                self._last_handled = (event.type, event.event_id, datetime.now(timezone.utc))
+                self._last_handled = (event.type, event.event_id, datetime.now(UTC))
         finally:
             self._in_hand_since = None
 
@@ -268,9 +270,7 @@ class EventConsumer(ConsumerMixin):
 
     def _send(self, message, exchange, routing_key: str, headers: dict, **extra) -> None:
         body = message.body if isinstance(message.body, bytes) else str(message.body).encode("utf-8")
-        properties = {
-            key: message.properties[key] for key in ("correlation_id", "type") if message.properties.get(key)
-        }
+        properties = {key: message.properties[key] for key in ("correlation_id", "type") if message.properties.get(key)}
         self._forwarder.send(
             body,
             exchange=exchange,

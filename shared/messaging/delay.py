@@ -4,12 +4,13 @@ kombu's in-memory transport knows no TTL and no dead-lettering. Its events live 
 timer that sends the event back to its queue after the delay keeps the same behaviour (and loses the same: everything,
 on a restart).
 """
+
 import heapq
 import itertools
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 

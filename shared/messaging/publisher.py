@@ -1,4 +1,5 @@
 """Publishing events so that the broker has them: confirmed, persistent, routable, never hanging."""
+
 import logging
 from dataclasses import dataclass
 
@@ -19,10 +20,13 @@ class OutgoingMessage:
     correlation_id: str
 
 
+DEFAULT_POLICY = PublishPolicy()
+
+
 class EventPublisher:
     """Publishes to the events exchange on a connection of its own, declaring the topology on each new connection."""
 
-    def __init__(self, broker_url: str, topology: Topology, policy: PublishPolicy = PublishPolicy()):
+    def __init__(self, broker_url: str, topology: Topology, policy: PublishPolicy = DEFAULT_POLICY):
         self._exchange = events_exchange(topology)
         self._producer = ConfirmedProducer(
             broker_url, policy, on_connect=lambda channel: declare_topology(channel, topology)

@@ -5,8 +5,9 @@ fault. The consumer tries a couple of times at once, then lets the event wait in
 growing delay, round after round, until the window since its first failure has passed: only then is it poison.
 The event's history travels with it in headers, so any replica can pick it up.
 """
+
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 RETRY_ROUNDS_HEADER = "x-retry-rounds"
 FIRST_FAILED_AT_HEADER = "x-first-failed-at"

@@ -1,4 +1,5 @@
 """The broker topology, declared once as data: who receives which events, and where failures go."""
+
 from dataclasses import dataclass, field
 
 from shared.contract import (
@@ -84,8 +85,6 @@ SCHEDULER_QUEUE = QueueSpec(
 )
 # Every event of the contract is also kept, most recent first-out, for ops to read.
 # It makes each contract event routable, so `mandatory` still catches a type that is not in the contract.
-AUDIT_QUEUE = QueueSpec(
-    "audit.events", binds=tuple(CATALOGUE.values()), dead_letters=False, max_length=100_000
-)
+AUDIT_QUEUE = QueueSpec("audit.events", binds=tuple(CATALOGUE.values()), dead_letters=False, max_length=100_000)
 
 CLINIC_TOPOLOGY = Topology(queues=(SCHEDULER_QUEUE, TRANSPORT_QUEUE, NOTIFICATIONS_QUEUE, AUDIT_QUEUE))

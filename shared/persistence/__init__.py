@@ -1,4 +1,5 @@
 """Persistence plumbing every service uses the same way: engines, migrations, outbox, inbox, unit of work."""
+
 from .engine import create_database_engine
 from .migrations import upgrade_to_head
 from .outbox import OutboxRelay

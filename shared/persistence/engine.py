@@ -1,4 +1,5 @@
 """Database engines: SQLite with serialized writes, or PostgreSQL with one schema per service."""
+
 import logging
 from pathlib import Path
 

@@ -4,6 +4,7 @@ The first will come back by itself: an API answers 503 with Retry-After, a consu
 The second is the request's own doing, or a race it lost: a serialization failure or a deadlock is run again by the
 use cases themselves, and a constraint violation is an answer in its own right.
 """
+
 import sqlite3
 
 import psycopg

@@ -1,4 +1,5 @@
 """The inbox: event ids a consumer has already handled, recorded in the same transaction as the effect."""
+
 from sqlalchemy import Connection, Table, insert, select
 
 from shared.contract import Event
@@ -13,7 +14,9 @@ class Inbox:
 
     def already_processed(self, event: Event) -> bool:
         return (
-            self._connection.execute(select(self._table.c.event_id).where(self._table.c.event_id == event.event_id)).first()
+            self._connection.execute(
+                select(self._table.c.event_id).where(self._table.c.event_id == event.event_id)
+            ).first()
             is not None
         )
 

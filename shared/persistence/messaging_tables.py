@@ -1,4 +1,5 @@
 """The outbox and the inbox of processed events: the same two tables in every service's database."""
+
 from alembic import op
 from sqlalchemy import Column, Integer, MetaData, String, Table, Text, column
 

@@ -1,4 +1,5 @@
 """Alembic, run from code: each service keeps its own migrations and applies them on start."""
+
 import logging
 import zlib
 
@@ -15,7 +16,7 @@ def upgrade_to_head(engine: Engine, script_location: str, *, schema: str) -> Non
     config.set_main_option("script_location", script_location)
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)" % zlib.crc32(schema.encode()))
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({zlib.crc32(schema.encode())})")
             connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -1,14 +1,15 @@
 """The transactional outbox: events are written with the change that caused them and published after commit."""
+
 import logging
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared.contract import Event, to_json
-from shared.redaction import describe
 from shared.messaging import EventPublisher, OutgoingMessage, PublishFailed, UnroutableEvent
+from shared.redaction import describe
 
 from .types import utcnow
 

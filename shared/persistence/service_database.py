@@ -1,5 +1,6 @@
 """A service's database, ready to use: its engine, its migrations applied, and the relay of its outbox."""
-from typing import Callable
+
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 

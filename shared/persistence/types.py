@@ -1,10 +1,11 @@
 """Column types shared by the services' tables."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class UtcDateTime(TypeDecorator):

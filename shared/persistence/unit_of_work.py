@@ -1,5 +1,6 @@
 """The unit of work: one database transaction holding a change, the events it causes and the events it consumed."""
-from typing import Callable
+
+from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, MetaData
 

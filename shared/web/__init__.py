@@ -1,4 +1,5 @@
 """Flask plumbing shared by the services' thin HTTP layers."""
+
 from .app import create_service_app
 from .errors import error_body, field_errors, refusal
 from .requests import json_body, query_args

@@ -1,5 +1,6 @@
 """What every service's Flask app has in common: JSON errors, a body size limit and a health check."""
-from typing import Callable
+
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, jsonify
 from werkzeug.routing import BaseConverter

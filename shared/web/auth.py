@@ -1,4 +1,5 @@
 """Service-to-service authentication: ``Authorization: Bearer <SERVICE_TOKEN>`` on every /api route."""
+
 import hmac
 
 from flask import Blueprint, jsonify

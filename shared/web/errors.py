@@ -3,6 +3,7 @@
 An unexpected failure is answered and logged without its message, which may hold the data it was handling (a
 statement's parameters): by its type, its SQLSTATE and its traceback's frames.
 """
+
 import logging
 
 from flask import Flask, jsonify, request

@@ -1,5 +1,6 @@
 """An API's OpenAPI document, derived from its routes: each view says what it takes and answers (``@operation``),
 its path and path parameters come from the URL rule, its fields from the marshmallow schemas (apispec)."""
+
 from typing import Any
 
 from apispec import APISpec

@@ -4,6 +4,7 @@ Both are public, like any API's documentation: they describe the routes, not the
 Swagger UI from the swagger-ui-bundle package, served by the app itself (no CDN), under a Content-Security-Policy
 that allows only this origin's scripts.
 """
+
 from html import escape
 
 from flask import Flask, Response, abort, jsonify, send_from_directory
@@ -34,14 +35,14 @@ PAGE = """<!doctype html>
 """
 # validatorUrl null: the page must not send the document to swagger.io's validator.
 START = """window.ui = SwaggerUIBundle({
-  url: "%s",
+  url: "DOCUMENT_PATH",
   dom_id: "#swagger-ui",
   deepLinking: true,
   validatorUrl: null,
   presets: [SwaggerUIBundle.presets.apis],
   layout: "BaseLayout"
 });
-""" % DOCUMENT_PATH
+""".replace("DOCUMENT_PATH", DOCUMENT_PATH)
 
 
 def serve_api_reference(app: Flask, document: dict) -> None:

@@ -1,4 +1,5 @@
 """Reading request bodies strictly: JSON objects only, validated by a marshmallow schema."""
+
 from flask import request
 from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType

@@ -21,7 +21,7 @@ class DriverFlow:
     def __init__(self, state: SimulatorState, webhooks: WebhookSender, delays: tuple[float, float, float]):
         self._state = state
         self._webhooks = webhooks
-        self._delays = dict(zip(STEPS, delays))
+        self._delays = dict(zip(STEPS, delays, strict=False))
         self._queue: list[tuple[float, int, str, str]] = []
         self._order = itertools.count()
         self._wake = threading.Condition()

@@ -1,6 +1,7 @@
 """The ride home end to end, with the services as separate processes on RabbitMQ and PostgreSQL: a session booked
 with an escort; the escort's text carries a link; opening it changes nothing; check-in waits for the ride; the
 escort confirms on the page; check-in goes through; the discharge dispatches the ride and calls the escort in."""
+
 import os
 import re
 import signal
@@ -12,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-
 from e2e.test_services_as_processes import _drain, api, eventually, free_port
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +34,10 @@ def midday_zone() -> ZoneInfo:
 
 
 def clinic_file(path: Path, zone: ZoneInfo) -> Path:
-    every_day = "\n".join(f'{day} = ["00:00-24:00"]' for day in (
-        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+    every_day = "\n".join(
+        f'{day} = ["00:00-24:00"]'
+        for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+    )
     path.write_text(f'''
 name = "Harbourside Test Clinic"
 address = "1 Harbour Road"
@@ -84,14 +86,19 @@ def system(vhost, postgres_url, tmp_path):
         }
         logs[name] = tmp_path / f"{name}.log"
         processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"], cwd=ROOT, env=env,
-            stdout=logs[name].open("w"), stderr=subprocess.STDOUT,
+            [sys.executable, "-m", f"services.{name}"],
+            cwd=ROOT,
+            env=env,
+            stdout=logs[name].open("w"),
+            stderr=subprocess.STDOUT,
         )
     try:
         for name, url in urls.items():
             eventually(
-                lambda: processes[name].poll() is None
-                and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True),
+                lambda name=name, url=url: (
+                    processes[name].poll() is None
+                    and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True)
+                ),
                 what=f"{name} becoming healthy (log: {logs[name]})",
                 deadline=60,
             )
@@ -174,9 +181,7 @@ def test_an_escort_confirms_by_the_link_in_their_text_then_check_in_is_allowed_a
     assert discharged.status_code == 200, discharged.text
 
     eventually(lambda: ride_of(urls, session_id)["status"] == "dispatched", what="the ride dispatched at discharge")
-    eventually(
-        lambda: messages_to_escort(urls, session_id, "escort_patient_ready"), what="the escort told to come now"
-    )
+    eventually(lambda: messages_to_escort(urls, session_id, "escort_patient_ready"), what="the escort told to come now")
     eventually(
         lambda: api("GET", f"{urls['scheduler']}/api/sessions/{session_id}").json()["ride_status"] == "dispatched",
         what="the scheduler learning that the ride is dispatched",
@@ -184,8 +189,14 @@ def test_an_escort_confirms_by_the_link_in_their_text_then_check_in_is_allowed_a
 
     audit = _drain(vhost.url, "audit.events")
     types = [event_type for event_type, _ in audit]
-    for expected in ("session.booked", "ride.requested", "ride.confirmed", "session.checked_in",
-                     "session.discharged", "ride.dispatched"):
+    for expected in (
+        "session.booked",
+        "ride.requested",
+        "ride.confirmed",
+        "session.checked_in",
+        "session.discharged",
+        "ride.dispatched",
+    ):
         assert expected in types, f"{expected} never crossed the broker; saw {types}"
     token = link.rsplit("/", 1)[1]
     for _, body in audit:

@@ -1,4 +1,5 @@
 """The three services as separate processes on RabbitMQ and PostgreSQL, driven over HTTP like the front desk."""
+
 import os
 import signal
 import socket
@@ -17,9 +18,23 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "e2e-token"
-PATIENT = {"name": "Marguerite Quinlan", "phone": "+14155550199", "email": "marguerite.q@example.org", "preferred_channel": "sms"}
+PATIENT = {
+    "name": "Marguerite Quinlan",
+    "phone": "+14155550199",
+    "email": "marguerite.q@example.org",
+    "preferred_channel": "sms",
+}
 ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
-PRIVATE_STRINGS = ["Marguerite", "Quinlan", "4155550199", "marguerite.q@example.org", "Tobias", "4155550142", "Mendel", "sick"]
+PRIVATE_STRINGS = [
+    "Marguerite",
+    "Quinlan",
+    "4155550199",
+    "marguerite.q@example.org",
+    "Tobias",
+    "4155550142",
+    "Mendel",
+    "sick",
+]
 CLINIC_ZONE = ZoneInfo("America/New_York")  # the shipped clinic configuration's zone
 
 
@@ -71,8 +86,10 @@ def system(vhost, postgres_url, tmp_path):
     try:
         for name, url in urls.items():
             eventually(
-                lambda: processes[name].poll() is None
-                and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True),
+                lambda name=name, url=url: (
+                    processes[name].poll() is None
+                    and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True)
+                ),
                 what=f"{name} becoming healthy (log: {logs[name]})",
                 deadline=60,
             )
@@ -93,7 +110,11 @@ def open_nine_oclock_starts(scheduler_url: str, days_ahead: int) -> list[datetim
     reply = api(
         "GET",
         f"{scheduler_url}/api/availability",
-        params={"treatment_type": "iv_infusion", "from": first.isoformat(), "to": (first + timedelta(days=7)).isoformat()},
+        params={
+            "treatment_type": "iv_infusion",
+            "from": first.isoformat(),
+            "to": (first + timedelta(days=7)).isoformat(),
+        },
     )
     assert reply.status_code == 200, reply.text
     starts = [datetime.fromisoformat(slot["starts_at"]) for slot in reply.json()["slots"]]
@@ -114,7 +135,10 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     intake = api(
         "POST",
         f"{urls['scheduler']}/api/patients/{patient.json()['id']}/intake",
-        json={"completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(), "recorded_by": "Dr. Ruth Mendel"},
+        json={
+            "completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(),
+            "recorded_by": "Dr. Ruth Mendel",
+        },
     )
     assert intake.status_code == 201, intake.text
     booking = api(
@@ -142,7 +166,9 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     messages = eventually(
         lambda: [
             m
-            for m in api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session["id"]}).json()["messages"]
+            for m in api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session["id"]}).json()[
+                "messages"
+            ]
             if m["status"] == "sent"
         ],
         what="the notifications service sending preparation instructions",
@@ -153,15 +179,23 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     assert "arrive by 08:45" in messages[0]["body"]
     assert "collect you at 10:30" in messages[0]["body"]
 
-    moved = api("POST", f"{urls['scheduler']}/api/sessions/{session['id']}/reschedule", json={"starts_at": later_start.isoformat()})
+    moved = api(
+        "POST",
+        f"{urls['scheduler']}/api/sessions/{session['id']}/reschedule",
+        json={"starts_at": later_start.isoformat()},
+    )
     assert moved.status_code == 200, moved.text
     new_pickup = datetime.fromisoformat(moved.json()["recovery_ends_at"])
     assert new_pickup == later_start + timedelta(minutes=90)
     eventually(
-        lambda: datetime.fromisoformat(
-            api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0]["pickup_at"]
-        )
-        == new_pickup,
+        lambda: (
+            datetime.fromisoformat(
+                api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0][
+                    "pickup_at"
+                ]
+            )
+            == new_pickup
+        ),
         what="the ride's pickup moving with the rescheduled session",
     )
 
@@ -172,8 +206,12 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     )
     assert cancelled.status_code == 200, cancelled.text
     eventually(
-        lambda: api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0]["status"]
-        == "cancelled",
+        lambda: (
+            api("GET", f"{urls['transport']}/api/rides", params={"session_id": session["id"]}).json()["rides"][0][
+                "status"
+            ]
+            == "cancelled"
+        ),
         what="the ride being cancelled after the session was cancelled",
     )
 

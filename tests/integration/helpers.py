@@ -3,16 +3,18 @@
 The tests inspect the broker with pika, independently of the product's kombu code, so that a mistake in the
 product's messaging layer cannot hide itself.
 """
+
 import json
 import socket
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
-from typing import Any, Callable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pika
@@ -73,7 +75,7 @@ def clinic_time(days_ahead: int, hour: int, minute: int = 0) -> str:
 
 
 def session_booked_data(**overrides) -> dict:
-    starts_at = (datetime.now(timezone.utc) + timedelta(days=14)).replace(hour=14, minute=0, second=0, microsecond=0)
+    starts_at = (datetime.now(UTC) + timedelta(days=14)).replace(hour=14, minute=0, second=0, microsecond=0)
     data = {
         "session_id": str(uuid.uuid4()),
         "patient_id": str(uuid.uuid4()),
@@ -149,7 +151,9 @@ def _publish(channel, body, exchange, routing_key, content_type, message_id, hea
         exchange=exchange,
         routing_key=routing_key,
         body=body,
-        properties=pika.BasicProperties(content_type=content_type, delivery_mode=2, message_id=message_id, headers=headers),
+        properties=pika.BasicProperties(
+            content_type=content_type, delivery_mode=2, message_id=message_id, headers=headers
+        ),
         mandatory=True,
     )
 
@@ -174,9 +178,21 @@ def queue_exists(url: str, queue: str) -> bool:
 def unsettled(vhost_name: str, queue: str) -> int:
     """Messages of the queue that are ready or delivered but not yet acked, as the broker counts them."""
     result = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-p", vhost_name, "name", "messages_ready", "messages_unacknowledged",
-         "--formatter", "json", "-q"],
-        capture_output=True, text=True, timeout=60,
+        [
+            "rabbitmqctl",
+            "list_queues",
+            "-p",
+            vhost_name,
+            "name",
+            "messages_ready",
+            "messages_unacknowledged",
+            "--formatter",
+            "json",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if result.returncode != 0:
         pytest.fail(f"rabbitmqctl list_queues failed: {result.stderr.strip() or result.stdout.strip()}")

@@ -5,19 +5,20 @@ its own Flask test client against one app, and a barrier releases all fifty requ
 is the database's own: on PostgreSQL an exclusion constraint, on SQLite a trigger, refuses an overlapping row even
 when it is written with plain SQL, past every check in Python.
 """
+
 import threading
 import uuid
 from dataclasses import replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from sqlalchemy import insert, text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.engine import make_url
-
 from integration.helpers import register_with_intake
+from sqlalchemy import insert, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from services.scheduler.domain.clinic import Clinic, Clinician, TreatmentType, WeeklyHours
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "concurrency-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ZONE = ZoneInfo("America/New_York")
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 STARTS_AT = "2027-01-05T09:00:00-05:00"  # a Tuesday
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 PATIENTS = 50
@@ -90,7 +91,12 @@ def book_all_at_once(runtime, patients: list[str]) -> dict[str, tuple[int, dict]
             barrier.wait(timeout=120)
             response = client.post(
                 "/api/sessions",
-                json={"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT},
+                json={
+                    "patient_id": patient_id,
+                    "treatment_type": "iv_infusion",
+                    "starts_at": STARTS_AT,
+                    "ride_home": ESCORT,
+                },
                 headers=AUTH,
             )
             with lock:
@@ -125,9 +131,11 @@ def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(
     try:
         with engine.connect() as connection:
             sessions = connection.execute(text("SELECT id, patient_id FROM sessions")).all()
-            booked_events = connection.execute(
-                text("SELECT correlation_id FROM outbox WHERE routing_key = 'session.booked'")
-            ).scalars().all()
+            booked_events = (
+                connection.execute(text("SELECT correlation_id FROM outbox WHERE routing_key = 'session.booked'"))
+                .scalars()
+                .all()
+            )
     finally:
         engine.dispose()
     assert [tuple(row) for row in sessions] == [(session["id"], winner)]
@@ -140,21 +148,33 @@ def test_fifty_patients_booking_the_only_chair_at_once_give_exactly_one_session(
 def psql(postgres_url: str):
     url = make_url(postgres_url)
     return psycopg.connect(
-        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True,
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        dbname=url.database,
+        autocommit=True,
         options="-csearch_path=scheduler",
     )
 
 
-def insert_session(connection, *, patient_id: str, chair_id: str, clinician_id: str, starts_at: datetime,
-                   status: str = "booked") -> None:
+def insert_session(
+    connection, *, patient_id: str, chair_id: str, clinician_id: str, starts_at: datetime, status: str = "booked"
+) -> None:
     """A session row written with plain SQL, past every check the scheduler makes in Python."""
     connection.execute(
         "INSERT INTO sessions (id, patient_id, treatment_type, chair_id, clinician_id, starts_at, treatment_ends_at,"
         " recovery_ends_at, chair_free_at, status, ride_home_mode, created_at)"
         " VALUES (%s, %s, 'iv_infusion', %s, %s, %s, %s, %s, %s, %s, 'escort', now())",
         (
-            str(uuid.uuid4()), patient_id, chair_id, clinician_id, starts_at, starts_at + timedelta(minutes=45),
-            starts_at + timedelta(minutes=90), starts_at + timedelta(minutes=105), status,
+            str(uuid.uuid4()),
+            patient_id,
+            chair_id,
+            clinician_id,
+            starts_at,
+            starts_at + timedelta(minutes=45),
+            starts_at + timedelta(minutes=90),
+            starts_at + timedelta(minutes=105),
+            status,
         ),
     )
 
@@ -177,7 +197,9 @@ def book_at_nine(database_url: str) -> dict:
     return {"first": first, "second": second, "third": third, "nine": datetime.fromisoformat(STARTS_AT)}
 
 
-def test_twenty_four_patients_racing_for_twelve_chairs_fill_every_chair_and_only_the_rules_refuse_the_rest(database_url):
+def test_twenty_four_patients_racing_for_twelve_chairs_fill_every_chair_and_only_the_rules_refuse_the_rest(
+    database_url,
+):
     runtime = scheduler(database_url, TWELVE_CHAIR_CLINIC)
     setup = runtime.app.test_client()
     patients = [register_with_intake(setup, AUTH, f"Patient {n}") for n in range(24)]
@@ -259,13 +281,20 @@ def test_postgresql_accepts_back_to_back_and_cancelled_sessions_written_with_pla
     with psql(postgres_url) as connection:
         # Starts when the 09:00 session's cleaning ends: the ranges are half-open, so they only touch.
         insert_session(
-            connection, patient_id=booked_at_nine["second"], chair_id="chair-1", clinician_id="dr-solo",
+            connection,
+            patient_id=booked_at_nine["second"],
+            chair_id="chair-1",
+            clinician_id="dr-solo",
             starts_at=nine + timedelta(minutes=105),
         )
         # Overlaps everything, but a cancelled session holds nothing.
         insert_session(
-            connection, patient_id=booked_at_nine["first"], chair_id="chair-1", clinician_id="dr-solo",
-            starts_at=nine, status="cancelled",
+            connection,
+            patient_id=booked_at_nine["first"],
+            chair_id="chair-1",
+            clinician_id="dr-solo",
+            starts_at=nine,
+            status="cancelled",
         )
         statuses = sorted(row[0] for row in connection.execute("SELECT status FROM sessions").fetchall())
 

@@ -1,6 +1,6 @@
 """A broker outage and its end, through a TCP proxy the test takes down: consumers and relays ride it out."""
-import pytest
 
+import pytest
 from integration.helpers import (
     BrokerProxy,
     QueueReader,
@@ -12,6 +12,7 @@ from integration.helpers import (
     session_booked_json,
     wait_until_ready,
 )
+
 from services.scheduler.bootstrap import bootstrap as bootstrap_scheduler
 from services.transport.bootstrap import bootstrap as bootstrap_transport
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, RetryPolicy
@@ -59,7 +60,9 @@ def test_after_a_broker_outage_the_consumer_reconnects_and_handles_the_event_pub
         assert handled == []
 
         proxy.up()
-        eventually(lambda: [e.event_id for e in handled] == [event.event_id], what="the event being handled after the outage")
+        eventually(
+            lambda: [e.event_id for e in handled] == [event.event_id], what="the event being handled after the outage"
+        )
 
     assert message_count(broker_url, "transport.events") == 0
 

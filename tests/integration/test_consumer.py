@@ -1,9 +1,9 @@
 """EventConsumer against the real RabbitMQ: acks after the handler, bounded retries, dead letters, reconnection."""
+
 import threading
 from dataclasses import dataclass, field
 
 import pytest
-
 from integration.helpers import (
     QueueReader,
     eventually,
@@ -14,6 +14,7 @@ from integration.helpers import (
     tampered,
     wait_until_ready,
 )
+
 from shared.contract import Event, from_json, to_json
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, PoisonMessage, RetryPolicy
 from shared.messaging.topology import TRANSPORT_QUEUE

@@ -1,13 +1,13 @@
 """EventConsumer on the real RabbitMQ when things go wrong in numbers: outages wait in the retry queue instead of
 dead-lettering, bursts of poison leave nothing unacknowledged, misrouted events are poison, and a consumer holding
 a message too long says it is stuck."""
+
 import json
 import threading
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
 from integration.helpers import (
     QueueReader,
     eventually,
@@ -19,7 +19,8 @@ from integration.helpers import (
     unsettled,
     wait_until_ready,
 )
-from integration.test_consumer import DLQ, QUEUE, RETRY_QUEUE, FakeHandler, publish_event, transport_consumer
+from integration.test_consumer import DLQ, QUEUE, RETRY_QUEUE, publish_event, transport_consumer
+
 from shared.contract import SESSION_CANCELLED, new_event, to_json
 from shared.messaging import PoisonMessage, RetryPolicy
 
@@ -52,13 +53,19 @@ def test_an_event_failing_while_its_dependency_is_down_waits_in_the_retry_queue_
     with running(consumer, name="consumer"):
         wait_until_ready(consumer)
         event = publish_event(broker_url)
-        eventually(lambda: message_count(broker_url, RETRY_QUEUE) == 1, what="the failing event waiting in the retry queue")
+        eventually(
+            lambda: message_count(broker_url, RETRY_QUEUE) == 1, what="the failing event waiting in the retry queue"
+        )
         assert unsettled(vhost.name, QUEUE) == 0, "while it waits, the consumer holds nothing unacknowledged"
-        eventually(lambda: dependency.calls.count(event.event_id) >= 3 * policy.attempts, what="three rounds of attempts")
+        eventually(
+            lambda: dependency.calls.count(event.event_id) >= 3 * policy.attempts, what="three rounds of attempts"
+        )
         assert message_count(broker_url, DLQ) == 0, "a dependency that is down does not make an event poison"
 
         dependency.down = False
-        eventually(lambda: event.event_id in dependency.handled, what="the event being handled once the dependency is back")
+        eventually(
+            lambda: event.event_id in dependency.handled, what="the event being handled once the dependency is back"
+        )
 
     assert dependency.handled == [event.event_id]
     assert message_count(broker_url, QUEUE) == 0
@@ -108,7 +115,12 @@ def test_an_event_published_under_a_routing_key_other_than_its_type_is_dead_lett
     dlq = QueueReader(broker_url, DLQ)
     cancelled = new_event(
         SESSION_CANCELLED,
-        {"session_id": "s-1", "patient_id": "p-1", "reason": "patient_request", "cancelled_at": datetime(2030, 1, 1, 10, tzinfo=timezone.utc)},
+        {
+            "session_id": "s-1",
+            "patient_id": "p-1",
+            "reason": "patient_request",
+            "cancelled_at": datetime(2030, 1, 1, 10, tzinfo=UTC),
+        },
         correlation_id="s-1",
     ).stamped_by("scheduler")
     with running(consumer, name="consumer"):
@@ -129,9 +141,13 @@ def test_a_consumer_holding_one_message_longer_than_allowed_reports_itself_stuck
         wait_until_ready(consumer)
         assert consumer.status()["consuming"] is True
         publish_event(broker_url)
-        stuck = eventually(lambda: consumer.status()["stuck"] and consumer.status(), what="the consumer reporting stuck")
+        stuck = eventually(
+            lambda: consumer.status()["stuck"] and consumer.status(), what="the consumer reporting stuck"
+        )
         release.set()
-        eventually(lambda: consumer.status()["consuming"], what="the consumer consuming again once the handler returned")
+        eventually(
+            lambda: consumer.status()["consuming"], what="the consumer consuming again once the handler returned"
+        )
 
     assert stuck["consuming"] is False
     assert stuck["stuck_for_seconds"] >= 0.5

@@ -3,19 +3,20 @@
 Each test gives the patient details no other text holds, then searches every captured log record (its message, and
 the record as the product's formatter prints it, tracebacks included) and every answer for them.
 """
+
 import logging
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
+from infrastructure import POSTGRES_ADMIN_DB, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, Database
+from integration.helpers import CLOSED_PORT_URL, BrokerProxy, session_booked
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from unit.fakes_services import FakeDirectory, RecordingGateway
 
-from infrastructure import POSTGRES_ADMIN_DB, POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, Database
-from integration.helpers import CLOSED_PORT_URL, BrokerProxy, session_booked
 from services.notifications.adapters import tables as notification_tables
 from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
 from services.notifications.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
@@ -29,13 +30,12 @@ from shared.persistence.errors import database_unavailable
 from shared.persistence.service_database import open_service_database
 from shared.redaction import describe, format_traceback
 from shared.settings import Settings
-from unit.fakes_services import FakeDirectory, RecordingGateway
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "refusals-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 NAME = "Philippa Quorndon-Vasquez"
 PHONE = "+14155550187"
 EMAIL = "philippa.quorndon@example.org"

@@ -2,13 +2,13 @@
 longer than the old in-handler retries lasted (about 11 s), and the patient still gets their instructions once it is
 back, with nothing in the dead-letter queue and no patient detail in any log line. A database that stays read-only
 past the retry window ends in the dead-letter queue named by its failure, never by the patient's details."""
+
 import logging
 import time
 import uuid
 
 import pytest
 import requests
-
 from integration.helpers import (
     BrokerProxy,
     QueueReader,
@@ -22,11 +22,12 @@ from integration.helpers import (
 from integration.test_database_refusals import CLINIC, EMAIL, SECRETS, leaks, make_read_only
 from integration.test_database_refusals import NAME as PATIENT_NAME
 from integration.test_database_refusals import PHONE as PATIENT_PHONE
-from services.notifications.domain.contacts import Contact
-from shared.contract import to_json
 from unit.fakes_services import FakeDirectory, RecordingGateway
+
 from services.notifications.bootstrap import bootstrap as bootstrap_notifications
+from services.notifications.domain.contacts import Contact
 from services.scheduler.bootstrap import bootstrap as bootstrap_scheduler
+from shared.contract import to_json
 from shared.logging_setup import RedactingFormatter
 from shared.messaging import RetryPolicy
 from shared.settings import Settings
@@ -81,7 +82,9 @@ def test_notifications_waits_out_a_scheduler_outage_and_sends_the_instructions_o
     notifications.start()
     try:
         base = f"http://127.0.0.1:{notifications.port}"
-        eventually(lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming")
+        eventually(
+            lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming"
+        )
         proxy.down()
         event, body = session_booked_json(session_id=str(uuid.uuid4()), patient_id=patient_id)
         publish_raw(broker_url, body, message_id=event.event_id)
@@ -140,7 +143,9 @@ def test_a_read_only_notifications_database_is_retried_and_its_dead_letter_names
     notifications.start()
     try:
         base = f"http://127.0.0.1:{notifications.port}"
-        eventually(lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming")
+        eventually(
+            lambda: requests.get(f"{base}/healthz", timeout=5).json()["consuming"], what="notifications consuming"
+        )
         publish_raw(broker_url, to_json(event), message_id=event.event_id)
         dead = dlq.wait_for_count(1, what="the event dead-lettered once its retry window is over")
     finally:

@@ -2,8 +2,9 @@
 them in text), lone surrogates (no database can store them), bidirectional controls and invisible-only names, ids
 that are too long, hold a line break or climb a path, and years 0001, 9999 and 1999-once-in-UTC; in paths, queries
 and bodies. Each is a 4xx with field errors, never a 500, and changes no row of any service."""
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "hostile-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # Tuesday 07:00 in New York
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # Tuesday 07:00 in New York
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 PROVIDER = {"mode": "provider", "dropoff_address": "12 Elm Street, Apt 4, Jacksonville, FL 32204"}
 STARTS_AT = "2027-01-05T09:00:00-05:00"
@@ -95,7 +96,9 @@ class Clinic:
 
     def __init__(self, database_url: str):
         urls = service_databases(database_url)
-        self.scheduler = scheduler_bootstrap(settings("scheduler", urls["scheduler"]), clinic=load_clinic(), clock=lambda: NOW)
+        self.scheduler = scheduler_bootstrap(
+            settings("scheduler", urls["scheduler"]), clinic=load_clinic(), clock=lambda: NOW
+        )
         self.transport = transport_bootstrap(settings("transport", urls["transport"]))
         self.notifications = notifications_bootstrap(settings("notifications", urls["notifications"]))
         self.clients = {name: getattr(self, name).app.test_client() for name in SERVICES}
@@ -163,10 +166,13 @@ def assert_refused_without_change(clinic, subtests, label, service, method, path
 
 
 def scheduler_paths(records: dict[str, str], hostile: str) -> list[tuple[str, str, dict | None]]:
-    patient, session = records["patient_id"], records["session_id"]
     return [
         ("GET", f"/api/patients/{hostile}", None),
-        ("POST", f"/api/patients/{hostile}/intake", {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"}),
+        (
+            "POST",
+            f"/api/patients/{hostile}/intake",
+            {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"},
+        ),
         ("GET", f"/api/sessions/{hostile}", None),
         ("GET", f"/api/sessions/{hostile}.ics", None),
         ("POST", f"/api/sessions/{hostile}/reschedule", {"starts_at": "2027-01-06T09:00:00-05:00"}),
@@ -182,7 +188,9 @@ def scheduler_paths(records: dict[str, str], hostile: str) -> list[tuple[str, st
 def test_hostile_ids_in_every_path_are_refused_and_change_nothing(clinic, records, subtests):
     for label, hostile in HOSTILE_URL_IDS.items():
         for method, path, body in scheduler_paths(records, hostile):
-            assert_refused_without_change(clinic, subtests, f"{method} {path} ({label})", "scheduler", method, path, body)
+            assert_refused_without_change(
+                clinic, subtests, f"{method} {path} ({label})", "scheduler", method, path, body
+            )
 
 
 def test_hostile_values_in_every_query_are_refused_field_by_field_and_change_nothing(clinic, records, subtests):
@@ -192,9 +200,19 @@ def test_hostile_values_in_every_query_are_refused_field_by_field_and_change_not
             ("transport", "/api/rides", f"session_id={hostile}", "session_id"),
             ("notifications", "/api/messages", f"session_id={hostile}", "session_id"),
             ("scheduler", "/api/availability", f"treatment_type={hostile}&{window}", "treatment_type"),
-            ("scheduler", "/api/availability", f"treatment_type=iv_infusion&patient_id={hostile}&{window}", "patient_id"),
+            (
+                "scheduler",
+                "/api/availability",
+                f"treatment_type=iv_infusion&patient_id={hostile}&{window}",
+                "patient_id",
+            ),
             ("scheduler", "/api/availability", f"treatment_type=iv_infusion&chair_id={hostile}&{window}", "chair_id"),
-            ("scheduler", "/api/availability", f"treatment_type=iv_infusion&clinician_id={hostile}&{window}", "clinician_id"),
+            (
+                "scheduler",
+                "/api/availability",
+                f"treatment_type=iv_infusion&clinician_id={hostile}&{window}",
+                "clinician_id",
+            ),
         ]
         for service, path, query, field in queries:
             url = f"{path}?{query}"
@@ -213,32 +231,85 @@ def test_hostile_values_in_every_query_are_refused_field_by_field_and_change_not
 def scheduler_bodies(records: dict[str, str]) -> list[tuple[str, str, dict, str, dict]]:
     """Each route with a body: its method, path, a valid body, and for each kind of hostile value the fields to spoil."""
     patient, session = records["patient_id"], records["session_id"]
-    booking = {"patient_id": patient, "treatment_type": "iv_infusion", "starts_at": "2027-01-06T09:00:00-05:00", "ride_home": ESCORT}
+    booking = {
+        "patient_id": patient,
+        "treatment_type": "iv_infusion",
+        "starts_at": "2027-01-06T09:00:00-05:00",
+        "ride_home": ESCORT,
+    }
     series = {**booking, "first_starts_at": "2027-01-11T09:00:00-05:00", "count": 2, "within_days": 7}
     del series["starts_at"]
     return [
-        ("POST", "/api/patients", {"name": "Cy Park", "phone": "+14155550125", "email": "cy@example.org"},
-         {"names": ["name"], "ids": [], "times": [], "text": ["email", "phone"]}),
-        ("POST", f"/api/patients/{patient}/intake", {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"},
-         {"names": ["recorded_by"], "ids": [], "times": ["completed_at"], "text": []}),
-        ("POST", "/api/sessions", booking,
-         {"names": ["ride_home.escort_name"], "ids": ["patient_id", "treatment_type", "chair_id", "clinician_id"],
-          "times": ["starts_at"], "text": ["ride_home.escort_phone"]}),
-        ("POST", "/api/series", series,
-         {"names": ["ride_home.escort_name"], "ids": ["patient_id", "treatment_type"], "times": ["first_starts_at"],
-          "text": ["ride_home.escort_phone"]}),
-        ("POST", f"/api/sessions/{session}/reschedule", {"starts_at": "2027-01-06T09:00:00-05:00"},
-         {"names": [], "ids": ["chair_id", "clinician_id"], "times": ["starts_at"], "text": []}),
-        ("POST", f"/api/sessions/{session}/cancel", {"reason": "other", "note": "Fever"},
-         {"names": [], "ids": ["reason"], "times": [], "text": ["note"]}),
-        ("POST", f"/api/sessions/{session}/discharge", {"discharged_at": "2026-12-01T06:00:00-05:00"},
-         {"names": [], "ids": [], "times": ["discharged_at"], "text": []}),
-        ("POST", "/api/sessions", {**booking, "ride_home": PROVIDER},
-         {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]}),
-        ("POST", "/api/series", {**series, "ride_home": PROVIDER},
-         {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]}),
-        ("POST", f"/api/sessions/{session}/check-in", {"override_reason": "Ride booked by phone"},
-         {"names": [], "ids": [], "times": [], "text": ["override_reason"]}),
+        (
+            "POST",
+            "/api/patients",
+            {"name": "Cy Park", "phone": "+14155550125", "email": "cy@example.org"},
+            {"names": ["name"], "ids": [], "times": [], "text": ["email", "phone"]},
+        ),
+        (
+            "POST",
+            f"/api/patients/{patient}/intake",
+            {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu"},
+            {"names": ["recorded_by"], "ids": [], "times": ["completed_at"], "text": []},
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            booking,
+            {
+                "names": ["ride_home.escort_name"],
+                "ids": ["patient_id", "treatment_type", "chair_id", "clinician_id"],
+                "times": ["starts_at"],
+                "text": ["ride_home.escort_phone"],
+            },
+        ),
+        (
+            "POST",
+            "/api/series",
+            series,
+            {
+                "names": ["ride_home.escort_name"],
+                "ids": ["patient_id", "treatment_type"],
+                "times": ["first_starts_at"],
+                "text": ["ride_home.escort_phone"],
+            },
+        ),
+        (
+            "POST",
+            f"/api/sessions/{session}/reschedule",
+            {"starts_at": "2027-01-06T09:00:00-05:00"},
+            {"names": [], "ids": ["chair_id", "clinician_id"], "times": ["starts_at"], "text": []},
+        ),
+        (
+            "POST",
+            f"/api/sessions/{session}/cancel",
+            {"reason": "other", "note": "Fever"},
+            {"names": [], "ids": ["reason"], "times": [], "text": ["note"]},
+        ),
+        (
+            "POST",
+            f"/api/sessions/{session}/discharge",
+            {"discharged_at": "2026-12-01T06:00:00-05:00"},
+            {"names": [], "ids": [], "times": ["discharged_at"], "text": []},
+        ),
+        (
+            "POST",
+            "/api/sessions",
+            {**booking, "ride_home": PROVIDER},
+            {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]},
+        ),
+        (
+            "POST",
+            "/api/series",
+            {**series, "ride_home": PROVIDER},
+            {"names": [], "ids": [], "times": [], "text": ["ride_home.dropoff_address"]},
+        ),
+        (
+            "POST",
+            f"/api/sessions/{session}/check-in",
+            {"override_reason": "Ride booked by phone"},
+            {"names": [], "ids": [], "times": [], "text": ["override_reason"]},
+        ),
     ]
 
 
@@ -259,10 +330,15 @@ def test_hostile_values_in_every_body_are_refused_field_by_field_and_change_noth
             for field in fields:
                 for label, value in hostile_by_kind[kind].items():
                     assert_refused_without_change(
-                        clinic, subtests, f"{method} {path} {field} ({label})", "scheduler", method, path,
-                        spoiled(body, field, value), field=field,
+                        clinic,
+                        subtests,
+                        f"{method} {path} {field} ({label})",
+                        "scheduler",
+                        method,
+                        path,
+                        spoiled(body, field, value),
+                        field=field,
                     )
-
 
 
 # --- transport: escort links and the ride provider's webhooks, outside /api ---------------------------------------
@@ -277,7 +353,7 @@ def transport_ride(clinic) -> tuple[str, str]:
     from shared.persistence import create_database_engine
 
     engine = create_database_engine(clinic.engines["transport"].url, schema="transport")
-    starts_at = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+    starts_at = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
     data = {
         "session_id": "hostile-session",
         "patient_id": "hostile-patient",
@@ -288,7 +364,9 @@ def transport_ride(clinic) -> tuple[str, str]:
         "chair_id": "chair-1",
         "ride_home_mode": "escort",
     }
-    event = from_json(to_json(new_event(SESSION_BOOKED, data, correlation_id="hostile-session").stamped_by("scheduler")))
+    event = from_json(
+        to_json(new_event(SESSION_BOOKED, data, correlation_id="hostile-session").stamped_by("scheduler"))
+    )
     uow = TransportUnitOfWork(engine, transport_tables.messaging, "transport")
     transport_handlers.request_ride(event, uow=uow, now=NOW)
     [ride] = transport_handlers.list_rides(session_id="hostile-session", uow=uow)
@@ -302,7 +380,12 @@ def test_hostile_ride_ids_and_days_in_transport_s_api_are_refused_and_change_not
     for label, hostile in HOSTILE_URL_IDS.items():
         path = f"/api/rides/{hostile}/escort-link"
         assert_refused_without_change(clinic, subtests, f"GET {path} ({label})", "transport", "GET", path)
-    for label, day in {**HOSTILE_URL_IDS, "year 0001": "0001-01-01", "year 9999": "9999-12-31", "no day": "2027-02-30"}.items():
+    for label, day in {
+        **HOSTILE_URL_IDS,
+        "year 0001": "0001-01-01",
+        "year 9999": "9999-12-31",
+        "no day": "2027-02-30",
+    }.items():
         url = f"/api/rides?date={day}"
         assert_refused_without_change(clinic, subtests, f"{url} ({label})", "transport", "GET", url, field="date")
 
@@ -354,7 +437,7 @@ def test_hostile_unsigned_replayed_and_malformed_webhooks_are_refused_and_change
 
     ride_id, _ = transport_ride(clinic)
     client = clinic.clients["transport"]
-    now = int(datetime.now(timezone.utc).timestamp())
+    now = int(datetime.now(UTC).timestamp())
     marker = "Ann Lee, 22 Elm Road"
 
     def body(**changes) -> bytes:
@@ -371,8 +454,14 @@ def test_hostile_unsigned_replayed_and_malformed_webhooks_are_refused_and_change
     cases = {
         "unsigned": (good, {}),
         "bad signature": (good, sign(good, "not-the-secret", webhook_id="wh-hostile", timestamp=now)),
-        "replayed an hour later": (good, sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now - 3600)),
-        "signed for another body": (body(type="ride.completed"), sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now)),
+        "replayed an hour later": (
+            good,
+            sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now - 3600),
+        ),
+        "signed for another body": (
+            body(type="ride.completed"),
+            sign(good, DEVELOPMENT_WEBHOOK_SECRET, webhook_id="wh-hostile", timestamp=now),
+        ),
     }
     for label, raw in {
         "not JSON": b"\x00\xff" + marker.encode(),
@@ -389,7 +478,9 @@ def test_hostile_unsigned_replayed_and_malformed_webhooks_are_refused_and_change
     for label, (raw, headers) in cases.items():
         with subtests.test(msg=f"webhook: {label}"):
             before = clinic.snapshot()
-            response = client.post("/webhooks/ride-provider", data=raw, headers=headers, content_type="application/json")
+            response = client.post(
+                "/webhooks/ride-provider", data=raw, headers=headers, content_type="application/json"
+            )
             assert response.status_code in (400, 401), (response.status_code, response.get_data(as_text=True))
             assert "errors" in response.get_json()
             assert clinic.snapshot() == before

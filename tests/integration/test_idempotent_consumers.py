@@ -1,8 +1,8 @@
 """The transport service's real consumer path, on SQLite and on PostgreSQL: each event has its effect once."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import pytest
-
 from integration.helpers import (
     QueueReader,
     eventually,
@@ -14,6 +14,7 @@ from integration.helpers import (
     unsettled,
     wait_until_ready,
 )
+
 from services.transport.bootstrap import bootstrap
 from shared.contract import SESSION_CANCELLED, new_event, to_json
 from shared.messaging import RetryPolicy
@@ -123,7 +124,7 @@ def test_the_same_session_cancelled_event_delivered_twice_cancels_the_ride_once(
             "session_id": session_id,
             "patient_id": booked.data["patient_id"],
             "reason": "patient_unwell",
-            "cancelled_at": datetime.now(timezone.utc),
+            "cancelled_at": datetime.now(UTC),
         },
         correlation_id=session_id,
     ).stamped_by("scheduler")
@@ -168,7 +169,10 @@ def test_two_replicas_receiving_copies_of_the_same_events_at_once_still_request_
             # The broker hands consecutive messages to alternate consumers: the two copies are handled at once.
             publish_burst(broker_url, burst)
             for event in events:
-                eventually(lambda: rides_of(first, event.data["session_id"]), what="every session getting a ride")
+                eventually(
+                    lambda session_id=event.data["session_id"]: rides_of(first, session_id),
+                    what="every session getting a ride",
+                )
             eventually(
                 lambda: unsettled(vhost.name, "transport.events") == 0,
                 what="every copy being handled and acked",

@@ -1,9 +1,10 @@
 """The escort's messages through the real notifications service, on RabbitMQ and on SQLite and PostgreSQL: a requested
 escort ride gives the escort one message with the link, a redelivery none, a reschedule a new one; and the migration
 that lets a kind repeat per round keeps every older message and still refuses a second message of one round."""
+
 import logging
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,8 +12,9 @@ import requests
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-
 from integration.helpers import eventually, message_count, publish_raw
+from unit.fakes_services import FakeDirectory, FakeEscortLinks, RecordingGateway
+
 from services.notifications.bootstrap import MIGRATIONS
 from services.notifications.bootstrap import bootstrap as bootstrap_notifications
 from services.notifications.domain.contacts import ClinicFacts, Escort
@@ -20,7 +22,6 @@ from shared.contract import RIDE_REQUESTED, RIDE_RESCHEDULED, new_event, to_json
 from shared.messaging import RetryPolicy
 from shared.persistence.engine import create_database_engine
 from shared.settings import Settings
-from unit.fakes_services import FakeDirectory, FakeEscortLinks, RecordingGateway
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +71,7 @@ def test_a_requested_escort_ride_gives_the_escort_one_message_with_the_link_and_
         base = f"http://127.0.0.1:{notifications.port}"
         healthz = f"{base}/healthz"
         eventually(lambda: requests.get(healthz, timeout=5).json()["consuming"], what="notifications consuming")
-        pickup = (datetime.now(timezone.utc) + timedelta(days=7)).replace(hour=15, minute=30, second=0, microsecond=0)
+        pickup = (datetime.now(UTC) + timedelta(days=7)).replace(hour=15, minute=30, second=0, microsecond=0)
         requested = ride_event(RIDE_REQUESTED, session_id=session_id, ride_id=ride_id, pickup_at=pickup)
         for _ in range(2):  # a redelivery: the same event, the same event_id
             publish_raw(broker_url, to_json(requested), routing_key="ride.requested", message_id=requested.event_id)
@@ -93,7 +94,10 @@ def test_a_requested_escort_ride_gives_the_escort_one_message_with_the_link_and_
         notifications.stop()
 
     assert (first["kind"], first["recipient"], first["channel"], first["status"]) == (
-        "escort_ride_request", "escort", "sms", "sent"
+        "escort_ride_request",
+        "escort",
+        "sms",
+        "sent",
     )
     assert links.url_for(ride_id) in first["body"]
     assert [m["kind"] for m in both] == ["escort_ride_request", "escort_ride_request"]
@@ -114,17 +118,20 @@ def test_the_migration_keeps_every_message_and_lets_a_kind_repeat_only_once_per_
             connection.exec_driver_sql('CREATE SCHEMA IF NOT EXISTS "notifications"')
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-        connection.execute(sa.text(
-            "INSERT INTO messages (id, session_id, patient_id, kind, channel, subject, body, status, created_at) "
-            "VALUES ('m-old', 's-1', 'p-1', 'preparation_instructions', 'sms', '', '', 'sent', :at)"
-        ), {"at": datetime(2026, 12, 1, tzinfo=timezone.utc)})
+        connection.execute(
+            sa.text(
+                "INSERT INTO messages (id, session_id, patient_id, kind, channel, subject, body, status, created_at) "
+                "VALUES ('m-old', 's-1', 'p-1', 'preparation_instructions', 'sms', '', '', 'sent', :at)"
+            ),
+            {"at": datetime(2026, 12, 1, tzinfo=UTC)},
+        )
         command.upgrade(config, "head")
 
     insert = sa.text(
         "INSERT INTO messages (id, session_id, patient_id, kind, channel, subject, body, status, created_at, "
         "recipient, dedupe_key) VALUES (:id, 's-1', 'p-1', :kind, 'sms', '', '', 'sent', :at, 'escort', :key)"
     )
-    at = datetime(2026, 12, 2, tzinfo=timezone.utc)
+    at = datetime(2026, 12, 2, tzinfo=UTC)
     with engine.begin() as connection:
         old = connection.execute(sa.text("SELECT recipient, dedupe_key FROM messages WHERE id = 'm-old'")).one()
         connection.execute(insert, {"id": "m-1", "kind": "escort_ride_request", "key": "round-1", "at": at})
@@ -134,10 +141,13 @@ def test_the_migration_keeps_every_message_and_lets_a_kind_repeat_only_once_per_
             connection.execute(insert, {"id": "m-3", "kind": "escort_ride_request", "key": "round-2", "at": at})
     with pytest.raises(sa.exc.IntegrityError):
         with engine.begin() as connection:
-            connection.execute(sa.text(
-                "INSERT INTO messages (id, session_id, patient_id, kind, channel, subject, body, status, created_at) "
-                "VALUES ('m-4', 's-1', 'p-1', 'preparation_instructions', 'sms', '', '', 'sent', :at)"
-            ), {"at": at})
+            connection.execute(
+                sa.text(
+                    "INSERT INTO messages (id, session_id, patient_id, kind, channel, subject, body, status, created_at) "
+                    "VALUES ('m-4', 's-1', 'p-1', 'preparation_instructions', 'sms', '', '', 'sent', :at)"
+                ),
+                {"at": at},
+            )
     engine.dispose()
 
     assert tuple(old) == ("patient", "")

@@ -1,10 +1,11 @@
 """The scheduler's OpenAPI document is right: schemathesis fuzzes every operation against the real app on SQLite and on
 PostgreSQL, and every documented operation, called with a valid request, answers what the document promises; what the
 document allows the server accepts (positive data), and what it refuses the server refuses (negative data)."""
+
 import copy
 import json
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time
 
 import jsonschema
 import phonenumbers
@@ -24,9 +25,9 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.specs.openapi.definitions import OPENAPI_30
 
+from services.notifications.bootstrap import bootstrap as notifications_bootstrap
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.api.openapi import build_openapi
-from services.notifications.bootstrap import bootstrap as notifications_bootstrap
 from services.scheduler.bootstrap import bootstrap
 from services.transport.bootstrap import bootstrap as transport_bootstrap
 from shared.settings import Settings
@@ -36,8 +37,8 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "openapi-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # Tuesday 07:00 in New York
-TWO_DAYS_EARLIER = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # Tuesday 07:00 in New York
+TWO_DAYS_EARLIER = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 CLINIC = load_clinic()
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 CHECKS = [
@@ -158,7 +159,9 @@ def load_schema(app, document: dict):
 
 
 def documented_operations(document: dict) -> set[tuple[str, str]]:
-    return {(method.upper(), path) for path, item in document["paths"].items() for method in item if method in HTTP_METHODS}
+    return {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item if method in HTTP_METHODS
+    }
 
 
 class Api:
@@ -212,7 +215,9 @@ def prepare_records(api: Api) -> dict[str, str]:
     api.clock.now = NOW
     patient = api.register("Ann Lee", intake=True)
     booked = api.book(patient, "iv_infusion", "2026-12-02T09:00:00-05:00", ride_home=ESCORT, chair_id="chair-1")
-    to_cancel = api.book(api.register("Raj Iyer", intake=True), "iv_infusion", "2026-12-03T09:00:00-05:00", ride_home=ESCORT)
+    to_cancel = api.book(
+        api.register("Raj Iyer", intake=True), "iv_infusion", "2026-12-03T09:00:00-05:00", ride_home=ESCORT
+    )
     arriving = api.book(api.register("Mia Chen", intake=False), "intake_assessment", "2026-12-01T09:00:00-05:00")
     arrived = api.book(api.register("Ola Berg", intake=False), "intake_assessment", "2026-12-01T10:00:00-05:00")
     api.step("check-in", arrived)
@@ -263,7 +268,7 @@ def clinic_times() -> list[str]:
     for day in days:
         for hour, minute in ((7, 45), (9, 0), (12, 15), (16, 45), (17, 30)):
             times.append(datetime.combine(day, time(hour, minute), CLINIC.time_zone).isoformat())
-        nine = datetime.combine(day, time(9), CLINIC.time_zone).astimezone(timezone.utc)
+        nine = datetime.combine(day, time(9), CLINIC.time_zone).astimezone(UTC)
         times.append(nine.isoformat().replace("+00:00", "Z"))
     return [*times, "2026-12-02T09:07:00-05:00"]
 
@@ -294,7 +299,10 @@ def narrowed_to_the_clinic(document: dict, created: dict[str, list[str]]) -> dic
             schema["properties"] = {field: narrowed(field, value) for field, value in schema["properties"].items()}
     for item in document["paths"].values():
         operations = [operation for method, operation in item.items() if method in HTTP_METHODS]
-        for parameter in [*item.get("parameters", ()), *(p for operation in operations for p in operation.get("parameters", ()))]:
+        for parameter in [
+            *item.get("parameters", ()),
+            *(p for operation in operations for p in operation.get("parameters", ())),
+        ]:
             parameter["schema"] = narrowed(parameter["name"], parameter["schema"])
     return document
 
@@ -408,13 +416,19 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
     assert b"BEGIN:VCALENDAR" in api.call("GET", "/api/sessions/{session_id}.ics", 200, path_parameters=booked).content
     moved = api.step("reschedule", booked["session_id"], body={"starts_at": "2026-12-04T10:00:00-05:00"})
     assert moved["starts_at"] == "2026-12-04T10:00:00-05:00"
-    cancelled = api.step("cancel", records["/api/sessions/{session_id}/cancel"], body={"reason": "patient_unwell", "note": "Fever"})
+    cancelled = api.step(
+        "cancel", records["/api/sessions/{session_id}/cancel"], body={"reason": "patient_unwell", "note": "Fever"}
+    )
     assert cancelled["status"] == "cancelled"
     assert api.step("check-in", records["/api/sessions/{session_id}/check-in"])["status"] == "checked_in"
-    assert api.step("start-treatment", records["/api/sessions/{session_id}/start-treatment"])["status"] == "in_treatment"
+    assert (
+        api.step("start-treatment", records["/api/sessions/{session_id}/start-treatment"])["status"] == "in_treatment"
+    )
     assert api.step("discharge", records["/api/sessions/{session_id}/discharge"], body={})["status"] == "discharged"
     assert api.step("no-show", records["/api/sessions/{session_id}/no-show"])["status"] == "no_show"
-    series = api.call("GET", "/api/series/{series_id}", 200, path_parameters={"series_id": records["/api/series/{series_id}"]})
+    series = api.call(
+        "GET", "/api/series/{series_id}", 200, path_parameters={"series_id": records["/api/series/{series_id}"]}
+    )
     assert len(series.json()["sessions"]) == 2
 
     assert api.answered == documented_operations(served_document(api.schema.app))
@@ -422,7 +436,12 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
 
 def test_a_replayed_booking_answers_with_the_documented_headers(api):
     patient = api.register("Ann Lee", intake=True)
-    body = {"patient_id": patient, "treatment_type": "iv_infusion", "starts_at": "2026-12-02T09:00:00-05:00", "ride_home": ESCORT}
+    body = {
+        "patient_id": patient,
+        "treatment_type": "iv_infusion",
+        "starts_at": "2026-12-02T09:00:00-05:00",
+        "ride_home": ESCORT,
+    }
 
     first = api.call("POST", "/api/sessions", 201, body=body, headers={"Idempotency-Key": "booking-1"})
     replay = api.call("POST", "/api/sessions", 201, body=body, headers={"Idempotency-Key": "booking-1"})
@@ -436,7 +455,13 @@ def test_refusals_answer_with_the_documented_bodies(api):
     patient = api.register("Ann Lee", intake=True)
     newcomer = api.register("Ben Ode", intake=False)
     booking = {"treatment_type": "iv_infusion", "starts_at": "2026-12-02T09:00:00-05:00", "ride_home": ESCORT}
-    series = {"patient_id": patient, "treatment_type": "iv_infusion", "count": 12, "within_days": 12, "ride_home": ESCORT}
+    series = {
+        "patient_id": patient,
+        "treatment_type": "iv_infusion",
+        "count": 12,
+        "within_days": 12,
+        "ride_home": ESCORT,
+    }
 
     refused = api.call("POST", "/api/sessions", 409, body={"patient_id": newcomer, **booking})
     unplaceable = api.call("POST", "/api/series", 409, body={**series, "first_starts_at": "2026-12-21T09:00:00-05:00"})
@@ -452,7 +477,7 @@ def test_the_ride_home_gate_and_provider_mode_answer_with_the_documented_bodies(
     session = api.book(
         api.register("Ann Lee", intake=True), "iv_infusion", "2026-12-02T09:00:00-05:00", ride_home=provider
     )
-    api.clock.now = datetime(2026, 12, 2, 13, 45, tzinfo=timezone.utc)
+    api.clock.now = datetime(2026, 12, 2, 13, 45, tzinfo=UTC)
 
     refused = api.step("check-in", session, 409)
     overridden = api.step("check-in", session, body={"override_reason": "Ride booked by phone"})
@@ -474,7 +499,12 @@ def test_text_no_database_can_store_is_refused_field_by_field(api, character):
 
     answers = {
         "name": api.call("POST", "/api/patients", 422, body={"name": f"Ann{character}", "phone": "+14155550123"}),
-        "email": api.call("POST", "/api/patients", 422, body={"name": "Ann", "phone": "+14155550123", "email": f"a{character}@example.org"}),
+        "email": api.call(
+            "POST",
+            "/api/patients",
+            422,
+            body={"name": "Ann", "phone": "+14155550123", "email": f"a{character}@example.org"},
+        ),
         "phone": api.call("POST", "/api/patients", 422, body={"name": "Ann", "phone": f"+1415555{character}0123"}),
         "recorded_by": api.call(
             "POST",

@@ -1,10 +1,11 @@
 """The scheduler's transactional outbox and its relay, on SQLite and on PostgreSQL, against the real RabbitMQ."""
+
 import itertools
 
 import pytest
+from integration.helpers import CLOSED_PORT_URL, QueueReader, always_open_clinic, clinic_time, eventually, running
 from sqlalchemy import select
 
-from integration.helpers import CLOSED_PORT_URL, QueueReader, always_open_clinic, clinic_time, eventually, running
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, PublishFailed, Topology
@@ -63,7 +64,9 @@ class FrontDesk:
         return response.get_json()
 
     def cancel(self, session_id: str) -> dict:
-        response = self.client.post(f"/api/sessions/{session_id}/cancel", json={"reason": "patient_unwell"}, headers=AUTH)
+        response = self.client.post(
+            f"/api/sessions/{session_id}/cancel", json={"reason": "patient_unwell"}, headers=AUTH
+        )
         assert response.status_code == 200, response.get_data(as_text=True)
         return response.get_json()
 

@@ -1,11 +1,11 @@
 """EventPublisher against the real RabbitMQ: confirmed, persistent, routable, and never hanging."""
+
 import json
 import threading
 
 import pika
 import pika.exceptions
 import pytest
-
 from integration.helpers import (
     CLOSED_PORT_URL,
     DEAD_LETTER_EXCHANGE,
@@ -18,6 +18,7 @@ from integration.helpers import (
     queue_exists,
     session_booked_json,
 )
+
 from shared.contract import from_json
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, OutgoingMessage, PublishFailed, Topology, UnroutableEvent
 from shared.messaging.broker import connect, declare_topology

@@ -1,7 +1,8 @@
 """Migration 0003 (the ride home) on a scheduler database already in use, on SQLite and on PostgreSQL: sessions booked
 before it keep every field and get no ride status yet, the database still refuses a double-booked chair (SQLite's
 triggers, PostgreSQL's exclusion constraints), and it can be undone and applied again."""
-from datetime import datetime, timezone
+
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "migration-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 SESSION = {
     "id": "session-before-0003",
     "patient_id": "patient-1",
@@ -82,21 +83,35 @@ def engine(database_url):
 def test_a_session_booked_before_the_ride_home_migration_reads_back_unchanged_with_no_ride_status(database_url, engine):
     migrate(engine, "0002")
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
-                                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"))
+        connection.execute(
+            text(
+                "INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
+                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"
+            )
+        )
         connection.execute(text(INSERT_SESSION), SESSION)
 
     runtime = bootstrap(
-        Settings(service="scheduler", broker_url="memory://", database_url=database_url, port=0, service_token=TOKEN,
-                 scheduler_url="http://127.0.0.1:1"),
+        Settings(
+            service="scheduler",
+            broker_url="memory://",
+            database_url=database_url,
+            port=0,
+            service_token=TOKEN,
+            scheduler_url="http://127.0.0.1:1",
+        ),
         clinic=load_clinic(),
         clock=lambda: NOW,
     )
     shown = runtime.app.test_client().get(f"/api/sessions/{SESSION['id']}", headers=AUTH).get_json()
 
     assert NEW_COLUMNS <= columns(engine)
-    assert shown["ride_home"] == {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124",
-                                  "dropoff_address": None}
+    assert shown["ride_home"] == {
+        "mode": "escort",
+        "escort_name": "Bo Lee",
+        "escort_phone": "+14155550124",
+        "dropoff_address": None,
+    }
     assert (shown["ride_status"], shown["ride_status_at"], shown["check_in_override_reason"]) == (None, None, None)
     assert shown["starts_at"] == "2027-01-05T09:00:00-05:00"
     assert double_booking_refused(engine)
@@ -112,7 +127,11 @@ def test_the_ride_home_migration_can_be_undone_and_applied_again_keeping_the_dou
     assert not NEW_COLUMNS & undone
     assert NEW_COLUMNS <= columns(engine)
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
-                                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"))
+        connection.execute(
+            text(
+                "INSERT INTO patients (id, full_name, phone, preferred_channel, created_at) "
+                "VALUES ('patient-1', 'Ann Lee', '+14155550123', 'sms', '2026-11-30 12:00:00')"
+            )
+        )
         connection.execute(text(INSERT_SESSION), SESSION)
     assert double_booking_refused(engine)

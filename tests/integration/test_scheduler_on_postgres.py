@@ -1,12 +1,13 @@
 """The scheduler on PostgreSQL: its own schema, and a chair that can be booked only once, even under concurrency."""
+
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import psycopg
 import pytest
+from integration.helpers import CLOSED_PORT_URL, register_with_intake
 from sqlalchemy.engine import make_url
 
-from integration.helpers import CLOSED_PORT_URL, register_with_intake
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from services.transport.bootstrap import bootstrap as bootstrap_transport
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "pg-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)  # Tuesday 07:00 in the clinic
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # Tuesday 07:00 in the clinic
 STARTS_AT = "2026-12-22T10:00:00-05:00"  # a Tuesday three weeks ahead: both clinicians work at 10:00
 SCHEDULER_TABLES = {
     "alembic_version",
@@ -157,7 +158,9 @@ def test_ten_concurrent_bookings_of_the_same_chair_and_time_give_exactly_one_ses
         booked = connection.execute(
             "SELECT count(*) FROM scheduler.sessions WHERE chair_id = 'chair-3' AND status = 'booked'"
         ).fetchone()[0]
-        events = connection.execute("SELECT count(*) FROM scheduler.outbox WHERE routing_key = 'session.booked'").fetchone()[0]
+        events = connection.execute(
+            "SELECT count(*) FROM scheduler.outbox WHERE routing_key = 'session.booked'"
+        ).fetchone()[0]
     assert booked == 1
     assert events == 1
 
@@ -178,7 +181,12 @@ def test_concurrent_bookings_without_a_chair_give_each_working_clinician_one_and
         start.wait(timeout=30)
         response = client.post(
             "/api/sessions",
-            json={"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": STARTS_AT, "ride_home": ESCORT},
+            json={
+                "patient_id": patient_id,
+                "treatment_type": "iv_infusion",
+                "starts_at": STARTS_AT,
+                "ride_home": ESCORT,
+            },
             headers=AUTH,
         )
         with lock:

@@ -1,12 +1,11 @@
 """The scheduler follows the ride home through RabbitMQ, on SQLite and on PostgreSQL: ride events that transport
 publishes reach the scheduler's own queue, its consumer keeps each session's ride status, and the front desk can check
 the patient in once the ride is confirmed, without the scheduler ever asking transport."""
+
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
-
 from fakes import ride_reported
 from integration.helpers import (
     QueueReader,
@@ -17,6 +16,8 @@ from integration.helpers import (
     unsettled,
     wait_until_ready,
 )
+from sqlalchemy import func, select
+
 from services.scheduler.adapters import tables
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
@@ -88,8 +89,12 @@ def processed(database_url):
 
 def book_infusion(client) -> str:
     patient_id = register_with_intake(client, AUTH)
-    body = {"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": STARTS_AT.isoformat(),
-            "ride_home": ESCORT}
+    body = {
+        "patient_id": patient_id,
+        "treatment_type": "iv_infusion",
+        "starts_at": STARTS_AT.isoformat(),
+        "ride_home": ESCORT,
+    }
     response = client.post("/api/sessions", json=body, headers=AUTH)
     assert response.status_code == 201, response.get_data(as_text=True)
     return response.get_json()["id"]
@@ -126,7 +131,9 @@ def test_ride_events_delivered_out_of_order_and_twice_leave_the_newest_status(
     client = scheduler.app.test_client()
     session_id = book_infusion(client)
     requested = ride_reported(session_id, "ride.requested", occurred_at=datetime(2026, 12, 1, 7, 1, tzinfo=ZONE))
-    at_risk = ride_reported(session_id, "ride.at_risk", occurred_at=datetime(2026, 12, 1, 9, 0, tzinfo=ZONE), at_risk="24h")
+    at_risk = ride_reported(
+        session_id, "ride.at_risk", occurred_at=datetime(2026, 12, 1, 9, 0, tzinfo=ZONE), at_risk="24h"
+    )
     confirmed = ride_reported(session_id, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 0, tzinfo=ZONE))
 
     for event in (confirmed, at_risk, requested, confirmed):

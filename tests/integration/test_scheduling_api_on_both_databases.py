@@ -3,18 +3,19 @@ Flask's test client, checked against what lands in the database and its outbox.
 
 The clock starts at NOW, Tuesday 2026-12-01 07:00 in the clinic (America/New_York); the default clinic applies.
 """
+
 import gc
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from sqlalchemy import text
-
 from fakes import ride_reported
 from integration import helpers
+from sqlalchemy import text
+
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from shared.messaging import EventConsumer
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.integration
 TOKEN = "both-databases-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 ZONE = ZoneInfo("America/New_York")
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments", "processed_events")
 
@@ -127,7 +128,13 @@ def register_with_intake(client, name: str = "Ann Lee", phone: str = "+141555501
 
 
 def book(client, patient_id: str, starts_at: str, /, headers=None, **fields):
-    body = {"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": starts_at, "ride_home": ESCORT, **fields}
+    body = {
+        "patient_id": patient_id,
+        "treatment_type": "iv_infusion",
+        "starts_at": starts_at,
+        "ride_home": ESCORT,
+        **fields,
+    }
     return client.post("/api/sessions", json=body, headers={**AUTH, **(headers or {})})
 
 
@@ -199,7 +206,11 @@ def test_every_listed_start_books_and_every_other_grid_start_of_the_day_is_refus
         assert response.status_code == 409, (start, response.get_data(as_text=True))
         refused[start] = response.get_json()["reason"]
     assert set(refused.values()) <= {
-        "clinic_closed", "patient_spacing", "patient_overlap", "no_clinician_available", "no_chair_available",
+        "clinic_closed",
+        "patient_spacing",
+        "patient_overlap",
+        "no_clinician_available",
+        "no_chair_available",
     }
     assert db.count("sessions", "status = 'booked'") == 3
     assert slots(client, day, patient_id=patient) == listed
@@ -213,9 +224,12 @@ def test_a_booked_block_with_its_cleaning_turnover_disappears_from_the_chairs_li
 
     # Held 12:00-13:45 (45 treatment + 45 recovery + 15 cleaning); a start s needs [s, s + 1:45) free.
     gone = sorted(set(before) - set(after))
-    assert gone == [iso(f"2027-01-05 {h:02d}:{m:02d}") for h, m in [(10, 30), (10, 45)] + [
-        (hour, minute) for hour in (11, 12) for minute in (0, 15, 30, 45)
-    ] + [(13, 0), (13, 15), (13, 30)]]
+    assert gone == [
+        iso(f"2027-01-05 {h:02d}:{m:02d}")
+        for h, m in [(10, 30), (10, 45)]
+        + [(hour, minute) for hour in (11, 12) for minute in (0, 15, 30, 45)]
+        + [(13, 0), (13, 15), (13, 30)]
+    ]
     assert set(after) <= set(before)
     assert iso("2027-01-05 10:15") in after, "ends with recovery and cleaning exactly when the booked block starts"
     assert iso("2027-01-05 13:45") in after, "starts when the cleaning ends"
@@ -335,9 +349,13 @@ def test_a_provider_ride_home_keeps_its_address_in_the_scheduler_and_out_of_the_
     patient = register_with_intake(client)
     address = "12 Elm Street, Apt 4, Jacksonville, FL 32204"
 
-    session = booked(client, patient, iso("2027-01-05 09:00"), ride_home={"mode": "provider", "dropoff_address": address})
+    session = booked(
+        client, patient, iso("2027-01-05 09:00"), ride_home={"mode": "provider", "dropoff_address": address}
+    )
 
-    assert client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["ride_home"]["dropoff_address"] == address
+    assert (
+        client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()["ride_home"]["dropoff_address"] == address
+    )
     assert db.scalar("SELECT dropoff_address FROM sessions WHERE id = :id", id=session["id"]) == address
     [(key, _, data)] = db.outbox()
     assert (key, data["ride_home_mode"]) == ("session.booked", "provider")
@@ -421,7 +439,9 @@ def test_an_intake_dated_in_the_future_is_refused_and_unlocks_nothing(client, db
     before = db.counts()
 
     response = client.post(
-        f"/api/patients/{patient}/intake", json={"completed_at": iso("2026-12-02 09:00"), "recorded_by": "Dr. Xu"}, headers=AUTH
+        f"/api/patients/{patient}/intake",
+        json={"completed_at": iso("2026-12-02 09:00"), "recorded_by": "Dr. Xu"},
+        headers=AUTH,
     )
 
     assert response.status_code == 422
@@ -588,7 +608,9 @@ def test_instants_are_stored_in_utc_and_answered_in_the_clinics_offset(client, d
     assert db.stored_utc("chair_free_at", winter["id"]) == "2027-01-05 15:45:00"
     assert db.stored_utc("starts_at", summer["id"]) == "2027-03-16 14:00:00"
     assert db.stored_utc("created_at", summer["id"]) == "2026-12-01 12:00:00"
-    shown = {s["id"]: s for s in [client.get(f"/api/sessions/{x['id']}", headers=AUTH).get_json() for x in (winter, summer)]}
+    shown = {
+        s["id"]: s for s in [client.get(f"/api/sessions/{x['id']}", headers=AUTH).get_json() for x in (winter, summer)]
+    }
     assert shown[winter["id"]]["starts_at"] == "2027-01-05T09:00:00-05:00"
     assert shown[winter["id"]]["chair_free_at"] == "2027-01-05T10:45:00-05:00"
     assert shown[summer["id"]]["starts_at"] == "2027-03-16T10:00:00-04:00"
@@ -633,8 +655,14 @@ def test_a_unit_of_work_opened_to_read_only_may_not_write_and_the_next_one_may(d
         uow.patients.add(patient("patient-writing"))
         uow.commit()
 
-    assert db.scalar("SELECT string_agg(id, ',') FROM patients" if db.dialect == "postgresql"
-                     else "SELECT group_concat(id) FROM patients") == "patient-writing"
+    assert (
+        db.scalar(
+            "SELECT string_agg(id, ',') FROM patients"
+            if db.dialect == "postgresql"
+            else "SELECT group_concat(id) FROM patients"
+        )
+        == "patient-writing"
+    )
 
 
 def test_a_read_only_unit_of_work_that_fails_to_open_leaves_its_connection_able_to_write(db):

@@ -5,16 +5,17 @@ database chose, the story must be a serial one: the answers, the stored session 
 outbox agree with each other, a change the other one made impossible is a 409 with a reason, and transport,
 following the events, ends with the ride the session's final state calls for.
 """
+
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
-
 from fakes import ride_reported
 from integration.helpers import always_open_clinic, eventually, register_with_intake, running, wait_until_ready
+from sqlalchemy import select
+
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
 from services.transport.adapters import tables as transport_tables
@@ -82,8 +83,11 @@ class Race:
 
     @property
     def compatible_in_some_order(self) -> bool:
-        return (self.first, self.second) in {("reschedule_noon", "reschedule_two"), ("reschedule_noon", "cancel"),
-                                             ("check_in", "cancel")}
+        return (self.first, self.second) in {
+            ("reschedule_noon", "reschedule_two"),
+            ("reschedule_noon", "cancel"),
+            ("check_in", "cancel"),
+        }
 
 
 RACES = {
@@ -134,8 +138,12 @@ def book_round(runtime, clock: Clock, day: datetime, before: tuple[str, ...] = (
     clock.now = at(day, 6)
     response = client.post(
         "/api/sessions",
-        json={"patient_id": patient_id, "treatment_type": "iv_infusion", "starts_at": at(day, 10).isoformat(),
-              "ride_home": ESCORT},
+        json={
+            "patient_id": patient_id,
+            "treatment_type": "iv_infusion",
+            "starts_at": at(day, 10).isoformat(),
+            "ride_home": ESCORT,
+        },
         headers=AUTH,
     )
     assert response.status_code == 201, response.get_data(as_text=True)
@@ -184,9 +192,13 @@ def race(runtime, session_id: str, kinds: tuple[str, str], day: datetime) -> lis
 def events_of(engine, session_id: str) -> list:
     outbox = tables.messaging.outbox
     with engine.connect() as connection:
-        rows = connection.execute(
-            select(outbox.c.body).where(outbox.c.correlation_id == session_id).order_by(outbox.c.position)
-        ).scalars().all()
+        rows = (
+            connection.execute(
+                select(outbox.c.body).where(outbox.c.correlation_id == session_id).order_by(outbox.c.position)
+            )
+            .scalars()
+            .all()
+        )
     return [from_json(body) for body in rows]
 
 
@@ -198,7 +210,8 @@ def replay(events) -> list[dict]:
     states = [dict(state)]
     for event in changes:
         assert event.type in ALLOWED_IN[state["status"]], (
-            f"{event.type} came after the session was {state['status']}: {[e.type for e in events]}")
+            f"{event.type} came after the session was {state['status']}: {[e.type for e in events]}"
+        )
         if event.type == "session.rescheduled":
             assert event.data["previous_starts_at"] == state["starts_at"], "a reschedule names a time no longer stored"
             assert event.data["previous_recovery_ends_at"] == state["recovery_ends_at"]
@@ -225,22 +238,27 @@ def check_one_serial_story(runtime, engine, session_id: str, race_: Race, answer
 
     events = events_of(engine, session_id)
     states = replay(events)
-    raced = events[1 + len(race_.before):]
+    raced = events[1 + len(race_.before) :]
     winners = [(kind, body) for kind, status, body in answers if status == 200]
     assert sorted(e.type for e in raced) == sorted(EVENT_OF[kind] for kind, _ in winners), (
-        "each answer of 200 is one event, and nothing else happened", [e.type for e in events], answers)
+        "each answer of 200 is one event, and nothing else happened",
+        [e.type for e in events],
+        answers,
+    )
 
     # Each winner's answer is the state its own event left; the last event's answer is what is stored.
-    answered_states = states[1 + len(race_.before):]
+    answered_states = states[1 + len(race_.before) :]
     for kind, body in winners:
-        matching = [s for e, s in zip(raced, answered_states) if e.type == EVENT_OF[kind] and s == shown(body)]
+        matching = [
+            s for e, s in zip(raced, answered_states, strict=False) if e.type == EVENT_OF[kind] and s == shown(body)
+        ]
         assert matching, (kind, body, answered_states)
     stored = runtime.app.test_client().get(f"/api/sessions/{session_id}", headers=AUTH)
     assert stored.status_code == 200
     assert shown(stored.get_json()) == states[-1], (stored.get_json(), states)
 
     # A loser was refused only because the winner's change made its step impossible.
-    for kind, status, body in answers:
+    for kind, status, _body in answers:
         if status == 409:
             assert EVENT_OF[kind] not in ALLOWED_IN[states[-1]["status"]], (kind, states[-1], answers)
     if not race_.compatible_in_some_order:
@@ -291,8 +309,14 @@ def test_transport_ends_with_the_ride_that_the_sessions_final_state_calls_for(da
     try:
         routed = {e.event_id for s in sessions for e in events_of(engine, s) if e.type in TRANSPORT_QUEUE.routing_keys}
         transport = bootstrap_transport(
-            Settings(service="transport", broker_url=broker_url, database_url=postgres_url, port=0,
-                     service_token=TOKEN, scheduler_url="http://127.0.0.1:1")
+            Settings(
+                service="transport",
+                broker_url=broker_url,
+                database_url=postgres_url,
+                port=0,
+                service_token=TOKEN,
+                scheduler_url="http://127.0.0.1:1",
+            )
         )
         relay = transport.workers[0]
         [consumer] = [worker for worker in transport.workers if isinstance(worker, EventConsumer)]

@@ -3,7 +3,7 @@ GET and HEAD change nothing, one POST confirms, a second says used; tampered, re
 nothing; a threshold that passes while transport is down fires once after it starts again."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -155,7 +155,7 @@ def test_over_http_tampered_tokenless_and_replaced_answers_change_nothing(served
 
 
 def test_a_threshold_that_passes_while_transport_is_down_fires_once_after_the_restart(database_url):
-    start = datetime.now(timezone.utc) + timedelta(hours=26)
+    start = datetime.now(UTC) + timedelta(hours=26)
     first = bootstrap(settings(database_url), directory=SchedulerStandIn())
     engine = create_database_engine(database_url, schema=SERVICE_NAME)
     booking = from_json(to_json(session_booked(starts_at=start, recovery_ends_at=start + timedelta(minutes=90))))
@@ -164,7 +164,7 @@ def test_a_threshold_that_passes_while_transport_is_down_fires_once_after_the_re
     del first
 
     # Three hours later transport starts again, its worker running: the 24h threshold passed meanwhile.
-    later = lambda: datetime.now(timezone.utc) + timedelta(hours=3)  # noqa: E731
+    later = lambda: datetime.now(UTC) + timedelta(hours=3)  # noqa: E731
     restarted = bootstrap(settings(database_url), directory=SchedulerStandIn(), clock=later, at_risk_poll_interval=0.1)
     restarted.workers = [w for w in restarted.workers if type(w).__name__ == "AtRiskWorker"]
     restarted.start()

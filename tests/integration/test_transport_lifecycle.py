@@ -1,7 +1,7 @@
 """The transport's use cases on the real database, SQLite and PostgreSQL: its migrations, and a ride from booking
 through a reschedule to its dispatch at discharge, each event with one effect."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic import command
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 
 TOKEN = "lifecycle-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 # The rides table as revision 0001 left it, before there was a dispatched_at.
 COLUMNS_OF_0001 = ("id", "session_id", "patient_id", "mode", "pickup_at", "status", "requested_at", "cancelled_at")
 RIDES_OF_0001 = Table(

@@ -167,7 +167,11 @@ def test_after_a_provider_outage_in_a_busy_morning_every_ride_is_booked_exactly_
 
     faults(simulator)  # the provider is back
     for ride_id in ride_ids:
-        eventually(lambda: confirmed(transport, ride_id), what="every ride confirmed after the outage", deadline=120)
+        eventually(
+            lambda ride_id=ride_id: confirmed(transport, ride_id),
+            what="every ride confirmed after the outage",
+            deadline=120,
+        )
 
     booked = provider_rides(simulator)
     assert sorted(ride["reference"] for ride in booked) == sorted(ride_ids)

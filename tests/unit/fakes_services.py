@@ -3,6 +3,7 @@
 They go into ``fakes.FakeUnitOfWork(...)`` as keyword arguments (``rides=``, ``messages=``) or stand in for the
 notifications service's directory and gateways. The scheduler's use cases are tested on a real SQLite database.
 """
+
 from dataclasses import replace
 
 from services.notifications.domain.contacts import ClinicFacts, Contact, ContactUnavailable, Escort, EscortUnavailable
@@ -10,7 +11,6 @@ from services.notifications.domain.delivery import DeliveryFailed
 from services.notifications.domain.messages import Message
 from services.notifications.domain.rides import EscortLink
 from services.transport.domain.rides import Ride
-
 
 # --- transport ---------------------------------------------------------------------------------------------------
 

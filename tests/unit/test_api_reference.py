@@ -1,5 +1,6 @@
 """The API reference page: public like the document it shows, its assets served by the app from a Python package
 (never a CDN), under a Content-Security-Policy that allows no inline script."""
+
 import re
 
 import pytest
@@ -55,7 +56,9 @@ def test_the_page_shows_the_served_document_and_sends_it_to_no_validator(client)
     assert client.get("/api/openapi.json").status_code == 200
 
 
-@pytest.mark.parametrize("name", ["index.html", "..%2Fswagger-ui.css", "swagger-initializer.js", "oauth2-redirect.html"])
+@pytest.mark.parametrize(
+    "name", ["index.html", "..%2Fswagger-ui.css", "swagger-initializer.js", "oauth2-redirect.html"]
+)
 def test_no_other_file_of_the_package_is_served(client, name):
     assert client.get(f"/api/docs/{name}").status_code == 404
 

@@ -7,10 +7,11 @@ each one scans every opening interval, every block and every working interval of
 down to the chair and clinician chosen. Scenarios cross the daylight-saving changes of New York, London and Lord
 Howe (whose clocks move by thirty minutes), with opening hours that span the night's change.
 """
+
 import random
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,7 +19,7 @@ import pytest
 from services.scheduler.domain.clinic import Clinic, Clinician, TreatmentType, WeeklyHours
 from services.scheduler.domain.schedule import BookedBlock, PatientRecord, Placement, Schedule
 
-UTC = timezone.utc
+UTC = UTC
 FIVE_MINUTES = timedelta(minutes=5)
 CLOSES_AT_MIDNIGHT = time.max  # how WeeklyHours spells a closing time of "24:00"
 SEEDS = range(160)
@@ -85,8 +86,14 @@ def rule_one_candidates(clinic: Clinic, now: datetime, treatment: TreatmentType,
         candidate += FIVE_MINUTES
 
 
-def verdict(clinic: Clinic, blocks: list[BookedBlock], treatment: TreatmentType, s: datetime, query: Query,
-            patient: PatientRecord | None):
+def verdict(
+    clinic: Clinic,
+    blocks: list[BookedBlock],
+    treatment: TreatmentType,
+    s: datetime,
+    query: Query,
+    patient: PatientRecord | None,
+):
     """The placement the rules give a start that passed rule 1, or the name of the first rule found to refuse it."""
     treatment_ends = s + minutes(treatment.treatment_minutes)
     recovery_ends = treatment_ends + minutes(treatment.recovery_minutes)
@@ -125,8 +132,9 @@ def verdict(clinic: Clinic, blocks: list[BookedBlock], treatment: TreatmentType,
         working = clinician.working_hours.on(day, clinic.time_zone)
         if not any(starts <= s and treatment_ends <= ends for starts, ends in working):
             continue
-        if any(b.clinician_id == clinician.id and b.starts_at < treatment_ends and s < b.treatment_ends_at
-               for b in blocks):
+        if any(
+            b.clinician_id == clinician.id and b.starts_at < treatment_ends and s < b.treatment_ends_at for b in blocks
+        ):
             continue
         chosen_clinician = clinician
         break
@@ -239,8 +247,15 @@ def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
-def random_block(rng: random.Random, number: int, treatment: TreatmentType, starts_at: datetime, chair: str,
-                 clinician: str | None, patient_id: str) -> BookedBlock:
+def random_block(
+    rng: random.Random,
+    number: int,
+    treatment: TreatmentType,
+    starts_at: datetime,
+    chair: str,
+    clinician: str | None,
+    patient_id: str,
+) -> BookedBlock:
     treatment_ends = starts_at + minutes(treatment.treatment_minutes)
     recovery_ends = treatment_ends + minutes(treatment.recovery_minutes)
     return BookedBlock(
@@ -340,8 +355,17 @@ def scenario(seed: int) -> Scenario:
         blocks.append(random_block(rng, number, treatment, starts_at, chair, clinician, f"patient-{number % 7 + 2}"))
         if rng.random() < 0.15:  # a second session on top of this one: the database may hold anything
             twin_start = starts_at + FIVE_MINUTES * rng.randint(-6, 6)
-            blocks.append(random_block(rng, 1000 + number, rng.choice(all_types), twin_start, chair,
-                                       rng.choice([clinician, None]), "patient-overlap"))
+            blocks.append(
+                random_block(
+                    rng,
+                    1000 + number,
+                    rng.choice(all_types),
+                    twin_start,
+                    chair,
+                    rng.choice([clinician, None]),
+                    "patient-overlap",
+                )
+            )
 
     patient = None
     if rng.random() < 0.6:
@@ -349,8 +373,15 @@ def scenario(seed: int) -> Scenario:
         for number in range(rng.randint(0, 3)):
             treatment = rng.choice(all_types)
             starts_at = busy_from + FIVE_MINUTES * rng.randrange(busy_steps)
-            own_block = random_block(rng, 2000 + number, treatment, starts_at, rng.choice(chairs),
-                                     rng.choice([c.id for c in clinicians]), "patient-1")
+            own_block = random_block(
+                rng,
+                2000 + number,
+                treatment,
+                starts_at,
+                rng.choice(chairs),
+                rng.choice([c.id for c in clinicians]),
+                "patient-1",
+            )
             own.append(own_block)
             if rng.random() < 0.7:
                 blocks.append(own_block)
@@ -365,7 +396,7 @@ def scenario(seed: int) -> Scenario:
             chair_id=rng.choice(chairs) if rng.random() < 0.25 else None,
             clinician_id=rng.choice(clinicians).id if rng.random() < 0.25 else None,
         )
-        for treatment, (window_from, window_to) in zip(asked_types, windows)
+        for treatment, (window_from, window_to) in zip(asked_types, windows, strict=False)
     ]
     rng.shuffle(blocks)
     return Scenario(seed, clinic, now, blocks, patient, queries)
@@ -386,8 +417,11 @@ def describe_query(query: Query, zone: ZoneInfo) -> str:
 def show(placement: Placement | None, zone: ZoneInfo) -> str:
     if placement is None:
         return "nothing"
-    local = {name: value.astimezone(zone).isoformat() for name, value in placement._asdict().items()
-             if isinstance(value, datetime)}
+    local = {
+        name: value.astimezone(zone).isoformat()
+        for name, value in placement._asdict().items()
+        if isinstance(value, datetime)
+    }
     return (
         f"{placement.treatment_type} {local['starts_at']} (treatment to {local['treatment_ends_at']}, recovery to "
         f"{local['recovery_ends_at']}, chair free {local['chair_free_at']}) in {placement.chair_id} "
@@ -403,7 +437,8 @@ def disagreement(listed: list[Placement], verdicts, clinic: Clinic) -> str:
     listed_by_start = {p.starts_at: p for p in listed}
     expected_by_start = {p.starts_at: p for p in expected}
     differing = sorted(
-        s for s in listed_by_start.keys() | expected_by_start.keys()
+        s
+        for s in listed_by_start.keys() | expected_by_start.keys()
         if listed_by_start.get(s) != expected_by_start.get(s)
     )
     if not differing:
@@ -429,8 +464,12 @@ def disagreement(listed: list[Placement], verdicts, clinic: Clinic) -> str:
 
 def ask(schedule: Schedule, query: Query, patient: PatientRecord | None) -> list[Placement]:
     return schedule.open_starts(
-        query.treatment, query.window_from, query.window_to,
-        patient=patient, chair_id=query.chair_id, clinician_id=query.clinician_id,
+        query.treatment,
+        query.window_from,
+        query.window_to,
+        patient=patient,
+        chair_id=query.chair_id,
+        clinician_id=query.clinician_id,
     )
 
 
@@ -446,8 +485,13 @@ def test_open_starts_lists_exactly_the_starts_the_rules_allow_with_the_first_fre
     for query in the_scenario.queries:
         patient = query.patient.record() if query.patient else None
         listed = ask(the_schedule, query, patient)
-        verdicts = oracle(the_scenario.clinic, the_scenario.blocks, the_scenario.now, query,
-                          query.patient.record() if query.patient else None)
+        verdicts = oracle(
+            the_scenario.clinic,
+            the_scenario.blocks,
+            the_scenario.now,
+            query,
+            query.patient.record() if query.patient else None,
+        )
 
         difference = disagreement(listed, verdicts, the_scenario.clinic)
         assert not difference, f"{the_scenario.describe()}\nasked: {describe_query(query, zone)}\n{difference}"
@@ -473,7 +517,7 @@ def test_holding_listed_starts_one_after_another_leaves_open_starts_agreeing_wit
 
         difference = disagreement(listed, verdicts, the_scenario.clinic)
         assert not difference, (
-            f"{the_scenario.describe()}\nafter holding {held} placement(s): {blocks[len(the_scenario.blocks):]}\n"
+            f"{the_scenario.describe()}\nafter holding {held} placement(s): {blocks[len(the_scenario.blocks) :]}\n"
             f"asked: {describe_query(query, zone)}\n{difference}"
         )
         if not listed or step == 3:
@@ -493,8 +537,9 @@ def test_holding_listed_starts_one_after_another_leaves_open_starts_agreeing_wit
             recovery_ends_at=placement.starts_at
             + minutes(query.treatment.treatment_minutes + query.treatment.recovery_minutes),
             chair_free_at=placement.starts_at
-            + minutes(query.treatment.treatment_minutes + query.treatment.recovery_minutes
-                      + query.treatment.turnover_minutes),
+            + minutes(
+                query.treatment.treatment_minutes + query.treatment.recovery_minutes + query.treatment.turnover_minutes
+            ),
         )
         blocks.append(held_block)
         if for_patient:

@@ -1,5 +1,6 @@
 """The clinic configuration file: the shipped default, a valid file read field by field, and a clear error for each wrong one."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
@@ -110,7 +111,10 @@ def test_the_shipped_default_gives_the_documented_treatments():
     for treatment in (iv, spray):
         assert treatment.ride_home_required and treatment.intake_required and not treatment.counts_as_intake
         assert (treatment.minimum_notice_minutes, treatment.booking_horizon_days, treatment.minimum_spacing_hours) == (
-            720, 120, 20)
+            720,
+            120,
+            20,
+        )
     assert intake.counts_as_intake and not intake.intake_required and not intake.ride_home_required
     assert (intake.minimum_notice_minutes, intake.minimum_spacing_hours) == (60, 0)
 
@@ -130,10 +134,18 @@ def test_a_valid_file_is_read_into_the_clinic_field_by_field(tmp_path):
     assert clinic.opening_hours.days[2] == ()
     iv = clinic.treatment_type("iv_infusion")
     assert (iv.id, iv.label, iv.treatment, iv.recovery, iv.chair_hold) == (
-        "iv_infusion", "IV ketamine infusion", timedelta(minutes=40), timedelta(minutes=50), timedelta(minutes=100))
+        "iv_infusion",
+        "IV ketamine infusion",
+        timedelta(minutes=40),
+        timedelta(minutes=50),
+        timedelta(minutes=100),
+    )
     assert (iv.ride_home_required, iv.intake_required, iv.counts_as_intake) == (True, True, False)
     assert (iv.minimum_notice, iv.booking_horizon, iv.minimum_spacing) == (
-        timedelta(hours=2), timedelta(days=90), timedelta(hours=20))
+        timedelta(hours=2),
+        timedelta(days=90),
+        timedelta(hours=20),
+    )
     assert clinic.treatment_type("intake").counts_as_intake
 
 
@@ -146,8 +158,9 @@ def test_a_clinician_without_working_hours_works_the_opening_hours(tmp_path):
 
 
 def test_intervals_of_a_day_are_kept_in_order_whatever_order_the_file_gives(tmp_path):
-    clinic = load_clinic(write(tmp_path, changed('monday = ["09:00-12:00", "13:00-17:00"]',
-                                                 'monday = ["13:00-17:00", "09:00-12:00"]')))
+    clinic = load_clinic(
+        write(tmp_path, changed('monday = ["09:00-12:00", "13:00-17:00"]', 'monday = ["13:00-17:00", "09:00-12:00"]'))
+    )
 
     assert clinic.opening_hours.days[0] == ((time(9), time(12)), (time(13), time(17)))
 
@@ -189,7 +202,9 @@ def test_overlapping_intervals_are_refused_naming_the_day(tmp_path):
 
 
 def test_overlapping_working_hours_of_a_clinician_are_refused_naming_the_clinician(tmp_path):
-    message = config_error(tmp_path, changed('tuesday = ["12:00-17:00"] }', 'tuesday = ["12:00-17:00", "16:00-18:00"] }'))
+    message = config_error(
+        tmp_path, changed('tuesday = ["12:00-17:00"] }', 'tuesday = ["12:00-17:00", "16:00-18:00"] }')
+    )
 
     assert "dr-a" in message and "tuesday" in message and "overlap" in message
 
@@ -222,19 +237,31 @@ def test_a_missing_turnover_is_refused_naming_the_field_and_the_treatment(tmp_pa
 
 
 def test_a_recovery_without_a_ride_home_is_refused(tmp_path):
-    message = config_error(tmp_path, changed("recovery_minutes = 50\nturnover_minutes = 10\nride_home_required = true",
-                                             "recovery_minutes = 50\nturnover_minutes = 10\nride_home_required = false"))
+    message = config_error(
+        tmp_path,
+        changed(
+            "recovery_minutes = 50\nturnover_minutes = 10\nride_home_required = true",
+            "recovery_minutes = 50\nturnover_minutes = 10\nride_home_required = false",
+        ),
+    )
 
     assert "ride_home_required" in message and "iv_infusion" in message and "ride home" in message
 
 
 def test_a_block_longer_than_a_day_is_refused_and_a_block_of_exactly_a_day_is_not(tmp_path):
-    message = config_error(tmp_path, changed("treatment_minutes = 40\nrecovery_minutes = 50\nturnover_minutes = 10",
-                                             "treatment_minutes = 720\nrecovery_minutes = 600\nturnover_minutes = 121"))
+    message = config_error(
+        tmp_path,
+        changed(
+            "treatment_minutes = 40\nrecovery_minutes = 50\nturnover_minutes = 10",
+            "treatment_minutes = 720\nrecovery_minutes = 600\nturnover_minutes = 121",
+        ),
+    )
     assert "iv_infusion" in message and "within a day" in message
 
-    day_long = changed("treatment_minutes = 40\nrecovery_minutes = 50\nturnover_minutes = 10",
-                       "treatment_minutes = 720\nrecovery_minutes = 600\nturnover_minutes = 120")
+    day_long = changed(
+        "treatment_minutes = 40\nrecovery_minutes = 50\nturnover_minutes = 10",
+        "treatment_minutes = 720\nrecovery_minutes = 600\nturnover_minutes = 120",
+    )
     assert load_clinic(write(tmp_path, day_long)).treatment_type("iv_infusion").chair_hold == timedelta(days=1)
 
 
@@ -274,8 +301,10 @@ def test_a_clinic_without_clinicians_is_refused(tmp_path):
 
 
 def test_a_clinic_that_is_never_open_is_refused(tmp_path):
-    text = changed('monday = ["09:00-12:00", "13:00-17:00"]\ntuesday = ["09:00-17:00"]\nsaturday = ["10:00-24:00"]\n',
-                   'sunday = []\n')
+    text = changed(
+        'monday = ["09:00-12:00", "13:00-17:00"]\ntuesday = ["09:00-17:00"]\nsaturday = ["10:00-24:00"]\n',
+        "sunday = []\n",
+    )
 
     message = config_error(tmp_path, text)
 
@@ -299,8 +328,9 @@ def test_an_unknown_key_is_refused_naming_it(tmp_path, old, new, unknown):
 
 
 def test_an_intake_that_requires_an_intake_is_refused(tmp_path):
-    text = changed("ride_home_required = false\nintake_required = false",
-                   "ride_home_required = false\nintake_required = true")
+    text = changed(
+        "ride_home_required = false\nintake_required = false", "ride_home_required = false\nintake_required = true"
+    )
 
     message = config_error(tmp_path, text)
 
@@ -359,14 +389,15 @@ def test_a_wrong_file_named_by_clinic_config_is_refused_rather_than_falling_back
 def test_an_interval_closing_at_24_00_lets_a_session_end_at_midnight(tmp_path):
     clinic = load_clinic(write(tmp_path, VALID))
     intake = clinic.treatment_type("intake")
-    schedule = Schedule(clinic, [], now=datetime(2027, 1, 1, tzinfo=timezone.utc))
+    schedule = Schedule(clinic, [], now=datetime(2027, 1, 1, tzinfo=UTC))
     saturday = datetime(2027, 1, 9, 23, 0, tzinfo=clinic.time_zone)
 
     placement = schedule.place(intake, saturday)
 
     assert placement.recovery_ends_at == datetime(2027, 1, 10, 0, 0, tzinfo=clinic.time_zone)
-    listed = schedule.open_starts(intake, datetime(2027, 1, 9, tzinfo=clinic.time_zone),
-                                  datetime(2027, 1, 10, tzinfo=clinic.time_zone))
+    listed = schedule.open_starts(
+        intake, datetime(2027, 1, 9, tzinfo=clinic.time_zone), datetime(2027, 1, 10, tzinfo=clinic.time_zone)
+    )
     assert listed[-1].starts_at == saturday
 
 
@@ -381,15 +412,20 @@ def test_the_shipped_default_names_the_clinics_address_in_its_zone():
 
 
 def test_an_address_is_read_as_one_trimmed_line_and_is_optional(tmp_path):
-    with_address = load_clinic(write(tmp_path, changed('name = "Test Clinic"\n',
-                                                       'name = "Test Clinic"\naddress = " 4 Rue de Rivoli, 75004 Paris "\n')))
+    with_address = load_clinic(
+        write(
+            tmp_path,
+            changed('name = "Test Clinic"\n', 'name = "Test Clinic"\naddress = " 4 Rue de Rivoli, 75004 Paris "\n'),
+        )
+    )
 
     assert with_address.address == "4 Rue de Rivoli, 75004 Paris"
     assert load_clinic(write(tmp_path, VALID)).address is None
 
 
 @pytest.mark.parametrize(
-    "value", ['"4 Rue de Rivoli\\n75004 Paris"', '"   "', '""', f'"{"x" * 301}"', "4", '"Rue\\u0000"'],
+    "value",
+    ['"4 Rue de Rivoli\\n75004 Paris"', '"   "', '""', f'"{"x" * 301}"', "4", '"Rue\\u0000"'],
     ids=["line-break", "blank", "empty", "too-long", "not-text", "NUL"],
 )
 def test_an_address_that_is_not_one_line_of_text_is_refused_naming_the_field(tmp_path, value):

@@ -1,4 +1,5 @@
 """Which database errors mean "the database is down or refusing work, try later", and which are the request's own."""
+
 import sqlite3
 
 import psycopg

@@ -1,20 +1,12 @@
 """Messages to a patient's escort: asked to confirm each requested pickup with transport's link, and called in when
 the patient is discharged; each once, never to the patient, and nothing of the escort's or the link in a log line."""
+
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from fakes import FakeUnitOfWork
-from services.notifications.adapters.scheduler_directory import SchedulerUnavailable
-from services.notifications.adapters.transport_links import TransportUnavailable
-from services.notifications.consumer import event_handlers
-from services.notifications.domain.contacts import ClinicFacts, Contact, Escort
-from services.notifications.domain.messages import ESCORT_PATIENT_READY, ESCORT_RIDE_REQUEST, MessageStatus
-from services.notifications.domain.rides import NoLongerAwaitingEscort
-from shared.contract import RIDE_DISPATCHED, RIDE_REQUESTED, RIDE_RESCHEDULED, Event, from_json, new_event, to_json
-from shared.messaging.topology import NOTIFICATIONS_QUEUE
 from unit.fakes_services import (
     CrashingGateway,
     FakeDirectory,
@@ -24,8 +16,17 @@ from unit.fakes_services import (
     RecordingGateway,
 )
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-PICKUP = datetime(2027, 1, 5, 15, 30, tzinfo=timezone.utc)  # 10:30 in New York
+from services.notifications.adapters.scheduler_directory import SchedulerUnavailable
+from services.notifications.adapters.transport_links import TransportUnavailable
+from services.notifications.consumer import event_handlers
+from services.notifications.domain.contacts import ClinicFacts, Contact, Escort
+from services.notifications.domain.messages import ESCORT_PATIENT_READY, ESCORT_RIDE_REQUEST, MessageStatus
+from services.notifications.domain.rides import NoLongerAwaitingEscort
+from shared.contract import RIDE_DISPATCHED, RIDE_REQUESTED, RIDE_RESCHEDULED, Event, from_json, new_event, to_json
+from shared.messaging.topology import NOTIFICATIONS_QUEUE
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+PICKUP = datetime(2027, 1, 5, 15, 30, tzinfo=UTC)  # 10:30 in New York
 CLINIC = ClinicFacts(
     name="Riverside Ketamine Clinic",
     time_zone=ZoneInfo("America/New_York"),

@@ -1,8 +1,9 @@
 """The event contract: the envelope, its JSON form, and what a consumer refuses."""
+
 import json
 import re
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -187,7 +188,12 @@ def test_new_event_gives_each_event_a_fresh_uuid_and_an_aware_occurred_at():
 def test_a_cancellation_without_reason_round_trips_with_reason_none():
     event = new_event(
         SESSION_CANCELLED,
-        {"session_id": "s", "patient_id": "p", "reason": None, "cancelled_at": datetime(2027, 1, 1, tzinfo=timezone.utc)},
+        {
+            "session_id": "s",
+            "patient_id": "p",
+            "reason": None,
+            "cancelled_at": datetime(2027, 1, 1, tzinfo=UTC),
+        },
         correlation_id="s",
     ).stamped_by("scheduler")
 
@@ -195,11 +201,11 @@ def test_a_cancellation_without_reason_round_trips_with_reason_none():
 
     assert received.type == "session.cancelled"
     assert received.data["reason"] is None
-    assert received.data["cancelled_at"] == datetime(2027, 1, 1, tzinfo=timezone.utc)
+    assert received.data["cancelled_at"] == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 def test_a_ride_event_round_trips():
-    pickup = datetime(2027, 1, 5, 15, 30, tzinfo=timezone.utc)
+    pickup = datetime(2027, 1, 5, 15, 30, tzinfo=UTC)
     event = new_event(
         RIDE_REQUESTED,
         {"ride_id": "r", "session_id": "s", "pickup_at": pickup, "mode": "escort", "status": "requested"},
@@ -222,7 +228,7 @@ def test_a_ride_event_round_trips():
 
 
 def test_a_ride_at_risk_names_its_threshold_and_the_sessions_start():
-    starts = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+    starts = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
     event = new_event(
         RIDE_AT_RISK,
         {
@@ -272,7 +278,12 @@ def test_a_version_that_is_not_an_integer_is_refused(version):
 
 @pytest.mark.parametrize(
     "pickup",
-    ["0001-01-01T00:00:00+00:00", "9999-12-31T23:00:00+00:00", "1999-12-31T23:59:59+00:00", "2000-01-01T00:00:00+14:00"],
+    [
+        "0001-01-01T00:00:00+00:00",
+        "9999-12-31T23:00:00+00:00",
+        "1999-12-31T23:59:59+00:00",
+        "2000-01-01T00:00:00+14:00",
+    ],
     ids=["year 1", "year 9999", "1999", "1999 once in UTC"],
 )
 def test_a_session_booked_outside_the_years_2000_to_2999_in_utc_is_refused(pickup):
@@ -285,7 +296,7 @@ def test_a_session_booked_outside_the_years_2000_to_2999_in_utc_is_refused(picku
 
 def test_new_event_refuses_a_time_outside_the_years_2000_to_2999():
     with pytest.raises(InvalidEvent, match="recovery_ends_at"):
-        new_event(SESSION_BOOKED, booked_data(recovery_ends_at=datetime(3000, 1, 1, tzinfo=timezone.utc)), correlation_id="s")
+        new_event(SESSION_BOOKED, booked_data(recovery_ends_at=datetime(3000, 1, 1, tzinfo=UTC)), correlation_id="s")
 
 
 def test_an_envelope_that_occurred_in_year_1_is_refused():
@@ -322,7 +333,7 @@ def test_the_envelope_ids_are_held_to_the_same_pattern(field):
 
 
 def ride_document(**data) -> dict:
-    pickup = datetime(2027, 1, 5, 15, 30, tzinfo=timezone.utc)
+    pickup = datetime(2027, 1, 5, 15, 30, tzinfo=UTC)
     values = {"ride_id": "r", "session_id": "s", "pickup_at": pickup, "mode": "escort", "status": "requested"}
     document = json.loads(to_json(new_event(RIDE_REQUESTED, values, correlation_id="s").stamped_by("transport")))
     document["data"].update(data)
@@ -343,7 +354,13 @@ def test_a_ride_event_with_a_value_outside_its_bounds_is_refused(field, value):
     [("kind", "preparation instructions"), ("channel", "pigeon"), ("reason", "x" * 501), ("reason", "gateway\x00")],
 )
 def test_a_notification_event_with_a_value_outside_its_bounds_is_refused(field, value):
-    data = {"notification_id": "n", "session_id": "s", "kind": "preparation_instructions", "channel": "sms", "reason": None}
+    data = {
+        "notification_id": "n",
+        "session_id": "s",
+        "kind": "preparation_instructions",
+        "channel": "sms",
+        "reason": None,
+    }
     document = json.loads(to_json(new_event(NOTIFICATION_SENT, data, correlation_id="s").stamped_by("notifications")))
     document["data"][field] = value
 
@@ -353,7 +370,12 @@ def test_a_notification_event_with_a_value_outside_its_bounds_is_refused(field, 
 
 def test_a_cancellation_reason_is_a_code_not_free_text():
     document = envelope_document(type="session.cancelled")
-    document["data"] = {"session_id": "s", "patient_id": "p", "reason": "Fever, see note", "cancelled_at": "2027-01-01T00:00:00+00:00"}
+    document["data"] = {
+        "session_id": "s",
+        "patient_id": "p",
+        "reason": "Fever, see note",
+        "cancelled_at": "2027-01-01T00:00:00+00:00",
+    }
 
     with pytest.raises(InvalidEvent, match="reason"):
         from_json(json.dumps(document))

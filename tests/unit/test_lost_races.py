@@ -1,4 +1,5 @@
 """A write the database refused because a concurrent transaction won is a ConcurrentChange, so the use case reruns."""
+
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 

@@ -1,14 +1,10 @@
 """Sending preparation instructions exactly once: retries, failures, redeliveries and crashes, with fakes."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from fakes import FakeUnitOfWork
-from services.notifications import handlers
-from services.notifications.domain.contacts import ClinicFacts, Contact
-from services.notifications.domain.messages import PREPARATION_INSTRUCTIONS, MessageStatus
-from shared.contract import SESSION_BOOKED, Event, from_json, new_event, to_json
 from unit.fakes_services import (
     CrashingGateway,
     FailingGateway,
@@ -18,8 +14,13 @@ from unit.fakes_services import (
     RecordingGateway,
 )
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+from services.notifications import handlers
+from services.notifications.domain.contacts import ClinicFacts, Contact
+from services.notifications.domain.messages import PREPARATION_INSTRUCTIONS, MessageStatus
+from shared.contract import SESSION_BOOKED, Event, from_json, new_event, to_json
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
 CLINIC = ClinicFacts(
     name="Riverside Ketamine Clinic",
     time_zone=ZoneInfo("America/New_York"),
@@ -182,7 +183,9 @@ def test_an_unknown_patient_gives_notification_failed_and_no_delivery():
 
 
 def test_a_preferred_channel_without_an_address_goes_by_sms():
-    contact = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email=None, preferred_channel="email")
+    contact = Contact(
+        patient_id="patient-1", name="Ann Lee", phone="+14155550123", email=None, preferred_channel="email"
+    )
     uow, gateway = notifications_uow(), RecordingGateway()
 
     send(session_booked(), uow, gateway, directory=FakeDirectory(CLINIC, contact))
@@ -192,7 +195,9 @@ def test_a_preferred_channel_without_an_address_goes_by_sms():
 
 
 def test_the_email_channel_delivers_to_the_email_address():
-    contact = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email="ann@example.org", preferred_channel="email")
+    contact = Contact(
+        patient_id="patient-1", name="Ann Lee", phone="+14155550123", email="ann@example.org", preferred_channel="email"
+    )
     uow, gateway = notifications_uow(), RecordingGateway()
 
     send(session_booked(), uow, gateway, directory=FakeDirectory(CLINIC, contact))
@@ -259,7 +264,12 @@ def test_a_gateway_failure_without_an_explanation_still_marks_the_message_failed
 def test_an_unknown_patient_reported_without_an_explanation_still_gives_notification_failed():
     uow, gateway = notifications_uow(), RecordingGateway()
 
-    send(session_booked(patient_id="patient-unknown"), uow, gateway, directory=FakeDirectory(CLINIC, ANN, unknown_reason=""))
+    send(
+        session_booked(patient_id="patient-unknown"),
+        uow,
+        gateway,
+        directory=FakeDirectory(CLINIC, ANN, unknown_reason=""),
+    )
 
     assert gateway.deliveries == []
     assert uow.messages.all[0].status is MessageStatus.FAILED

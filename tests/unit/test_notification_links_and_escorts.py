@@ -1,5 +1,6 @@
 """Notifications asks transport for the escort's link and the scheduler for the escort: ids checked and encoded
 before they become part of a URL, each request bounded in time, and every answer sorted into send, skip or retry."""
+
 import pytest
 import requests
 

@@ -1,5 +1,6 @@
 """The wording of the preparation instructions a patient receives once a session is booked."""
-from datetime import datetime, timedelta, timezone
+
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +12,7 @@ from services.notifications.domain.messages import (
     preparation_instructions,
 )
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 CLINIC = ClinicFacts(
     name="Riverside Ketamine Clinic",
     time_zone=ZoneInfo("America/New_York"),
@@ -22,10 +23,19 @@ CLINIC = ClinicFacts(
     },
     arrival_lead=timedelta(minutes=15),
 )
-ANN = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email="ann@example.org", preferred_channel="sms")
+ANN = Contact(
+    patient_id="patient-1", name="Ann Lee", phone="+14155550123", email="ann@example.org", preferred_channel="sms"
+)
 
 
-def session_booked(*, treatment_type="iv_infusion", starts_at=datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc), treatment=45, recovery=45, ride_home_mode="escort"):
+def session_booked(
+    *,
+    treatment_type="iv_infusion",
+    starts_at=datetime(2027, 1, 5, 14, 0, tzinfo=UTC),
+    treatment=45,
+    recovery=45,
+    ride_home_mode="escort",
+):
     return {
         "session_id": "session-1",
         "patient_id": "patient-1",
@@ -45,7 +55,9 @@ def instructions(data=None, contact=ANN):
 
 
 def intake():
-    return instructions(session_booked(treatment_type="intake_assessment", treatment=60, recovery=0, ride_home_mode="none"))
+    return instructions(
+        session_booked(treatment_type="intake_assessment", treatment=60, recovery=0, ride_home_mode="none")
+    )
 
 
 def test_the_instructions_ask_for_a_light_meal_comfortable_clothes_and_the_list_of_medications():
@@ -84,7 +96,7 @@ def test_the_arrival_time_follows_the_clinics_configured_lead():
 
 def test_the_arrival_time_follows_daylight_saving_time():
     # 13:00 UTC on 6 July is 09:00 in New York (EDT, UTC-4).
-    message = instructions(session_booked(starts_at=datetime(2027, 7, 6, 13, 0, tzinfo=timezone.utc)))
+    message = instructions(session_booked(starts_at=datetime(2027, 7, 6, 13, 0, tzinfo=UTC)))
 
     assert "arrive by 08:45" in message.body
 
@@ -152,8 +164,12 @@ def test_a_new_message_is_pending_kind_preparation_instructions_for_the_session_
     "preferred, email, channel",
     [("sms", "ann@example.org", "sms"), ("email", "ann@example.org", "email"), ("email", None, "sms")],
 )
-def test_the_message_goes_by_the_preferred_channel_or_by_sms_when_that_channel_has_no_address(preferred, email, channel):
-    contact = Contact(patient_id="patient-1", name="Ann Lee", phone="+14155550123", email=email, preferred_channel=preferred)
+def test_the_message_goes_by_the_preferred_channel_or_by_sms_when_that_channel_has_no_address(
+    preferred, email, channel
+):
+    contact = Contact(
+        patient_id="patient-1", name="Ann Lee", phone="+14155550123", email=email, preferred_channel=preferred
+    )
 
     assert instructions(contact=contact).channel == channel
 

@@ -1,4 +1,5 @@
 """The README's table of how events flow says what the contract and the broker topology say."""
+
 import re
 from pathlib import Path
 
@@ -16,7 +17,7 @@ CONSUMING_SERVICES = {
 def event_table() -> dict[str, str]:
     """Each event named in the table, with the consumers cell of its row."""
     text = README.read_text()
-    table = text[text.index("| producer | event | consumers |"):]
+    table = text[text.index("| producer | event | consumers |") :]
     rows = {}
     for line in table.splitlines()[2:]:
         if not line.startswith("|"):

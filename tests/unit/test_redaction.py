@@ -1,4 +1,5 @@
 """Failures described and logged by their types, codes and frames, never by their messages."""
+
 import logging
 import sqlite3
 import sys

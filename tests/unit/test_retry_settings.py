@@ -1,4 +1,5 @@
 """How long a failing event is tried again is a setting of each consuming service: an hour unless told otherwise."""
+
 import pytest
 
 from shared.messaging import RetryPolicy

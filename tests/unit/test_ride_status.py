@@ -1,11 +1,12 @@
 """The scheduler keeps each session's ride status from transport's ride.* events: the newest report wins whatever order
 the events arrive in, each event counts once, and an event for a session the scheduler never booked is poison."""
-from datetime import datetime, time, timedelta, timezone
+
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from fakes import FakeSessionRepository, FakeUnitOfWork, ride_reported
+
 from services.scheduler import handlers
 from services.scheduler.consumer import event_handlers
 from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
@@ -17,17 +18,25 @@ from shared.messaging.topology import SCHEDULER_QUEUE
 
 IV = TreatmentType("iv_infusion", "IV ketamine infusion", 45, 45, 15, ride_home_required=True)
 HOURS = WeeklyHours(tuple(((time(8), time(20)),) for _ in WEEKDAYS))
-CLINIC = Clinic("Test Clinic", ZoneInfo("America/New_York"), ("chair-1",), {"iv_infusion": IV}, HOURS,
-                (Clinician("dr-a", "Dr. A", HOURS),))
-START = datetime(2027, 1, 5, 15, 0, tzinfo=timezone.utc)
-T0 = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+CLINIC = Clinic(
+    "Test Clinic",
+    ZoneInfo("America/New_York"),
+    ("chair-1",),
+    {"iv_infusion": IV},
+    HOURS,
+    (Clinician("dr-a", "Dr. A", HOURS),),
+)
+START = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
 EARLIER = T0 - timedelta(minutes=5)
 
 
 def report(event_type: str, status: str | None = None, at: datetime = T0) -> RideReport:
     if status is None:
-        status = event_type.removeprefix("ride.") if event_type not in ("ride.at_risk", "ride.rescheduled") else "requested"
+        status = (
+            event_type.removeprefix("ride.") if event_type not in ("ride.at_risk", "ride.rescheduled") else "requested"
+        )
     return RideReport(event_type, status, at)
 
 
@@ -101,7 +110,9 @@ def test_reports_applied_in_any_order_end_with_the_newest():
 def booked_session(session_id: str = "session-1"):
     ride_home = RideHome(RideHomeMode.PROVIDER, dropoff_address="12 Elm Street, Jacksonville, FL 32204")
     request = BookingRequest(session_id, "patient-1", "iv_infusion", START, ride_home)
-    placement = Placement("iv_infusion", START, START + IV.treatment, START + IV.in_chair, START + IV.chair_hold, "chair-1", "dr-a")
+    placement = Placement(
+        "iv_infusion", START, START + IV.treatment, START + IV.in_chair, START + IV.chair_hold, "chair-1", "dr-a"
+    )
     session, _ = book(request, placement, clinic=CLINIC, now=T0 - timedelta(days=30))
     return session
 

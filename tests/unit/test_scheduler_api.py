@@ -5,13 +5,14 @@ applies: IV infusions need an intake, 12 hours' notice, at most 120 days ahead, 
 15 minutes of cleaning; Tuesdays open 08:00-18:00 with Dr. Patel (08-16) and NP Okafor (10-18); Sundays and
 2026-12-25 closed.
 """
+
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from fakes import ride_reported
 from sqlalchemy import create_engine, func, select, table
 
-from fakes import ride_reported
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from shared.messaging import EventConsumer
@@ -19,7 +20,7 @@ from shared.settings import Settings
 
 TOKEN = "unit-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 STARTS_AT = "2027-01-05T09:00:00-05:00"  # a Tuesday, five weeks ahead
 TABLES = ("patients", "sessions", "outbox", "idempotency_keys", "series", "intake_assessments", "processed_events")
@@ -366,7 +367,11 @@ def test_recording_an_intake_answers_201_and_shows_on_the_patient(client, count_
     response = record_intake(client, patient["id"], "2026-11-20T15:00:00Z")
 
     assert response.status_code == 201, response.get_json()
-    assert response.get_json() == {"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu", "session_id": None}
+    assert response.get_json() == {
+        "completed_at": "2026-11-20T10:00:00-05:00",
+        "recorded_by": "Dr. Xu",
+        "session_id": None,
+    }
     assert count_rows("intake_assessments") == 1
     intake = client.get(f"/api/patients/{patient['id']}", headers=AUTH).get_json()["intake"]
     assert intake["completed_at"] == "2026-11-20T10:00:00-05:00"
@@ -403,7 +408,16 @@ def test_after_recording_an_intake_the_iv_infusion_books(client):
         ({"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr.\nXu"}, "recorded_by"),
         ({"completed_at": "2026-11-20T10:00:00-05:00", "recorded_by": "Dr. Xu", "score": 7}, "score"),
     ],
-    ids=["future", "naive", "not-a-time", "a-number", "no-completed_at", "no-recorded_by", "line-break", "unknown-field"],
+    ids=[
+        "future",
+        "naive",
+        "not-a-time",
+        "a-number",
+        "no-completed_at",
+        "no-recorded_by",
+        "line-break",
+        "unknown-field",
+    ],
 )
 def test_a_bad_intake_is_refused_with_422_naming_the_field_and_changes_nothing(client, body, field, snapshot):
     patient = register(client)
@@ -482,7 +496,7 @@ def test_the_outbox_row_is_the_session_booked_event_without_personal_details(cli
     assert document["producer"] == "scheduler"
     assert document["data"]["session_id"] == session["id"]
     assert document["data"]["clinician_id"] == "dr-patel"
-    assert datetime.fromisoformat(document["data"]["starts_at"]) == datetime(2027, 1, 5, 14, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(document["data"]["starts_at"]) == datetime(2027, 1, 5, 14, tzinfo=UTC)
     for detail in ("Ann Lee", "+14155550123", "Bo Lee", "+14155550124"):
         assert detail not in body
 
@@ -551,8 +565,17 @@ def test_a_naive_starts_at_is_refused_with_errors_on_starts_at(client, patient, 
         "2027-01-05T14:10:00+00:00",  # 09:10 local
     ],
     ids=[
-        "far-past", "yesterday", "now", "just-past-horizon", "beyond-horizon", "far-future", "year-9999",
-        "minute-7", "second-30", "half-second", "utc-off-grid",
+        "far-past",
+        "yesterday",
+        "now",
+        "just-past-horizon",
+        "beyond-horizon",
+        "far-future",
+        "year-9999",
+        "minute-7",
+        "second-30",
+        "half-second",
+        "utc-off-grid",
     ],
 )
 def test_a_start_in_the_past_beyond_the_horizon_or_off_the_grid_is_refused_with_errors_on_starts_at(
@@ -669,7 +692,9 @@ def test_an_unknown_clinician_is_refused_with_errors_on_clinician_id(client, pat
     assert snapshot() == before
 
 
-def test_a_clinician_asked_for_outside_their_working_hours_is_refused_as_clinician_unavailable(client, patient, snapshot):
+def test_a_clinician_asked_for_outside_their_working_hours_is_refused_as_clinician_unavailable(
+    client, patient, snapshot
+):
     before = snapshot()
 
     # Dr. Patel does not work on Saturdays.
@@ -742,7 +767,9 @@ def test_a_json_body_that_is_not_an_object_is_422(client, document, snapshot):
     assert snapshot() == before
 
 
-@pytest.mark.parametrize("key", ["", "k" * 256, "tab\there", "clé", "bell\x07"], ids=["empty", "256-chars", "tab", "non-ascii", "control"])
+@pytest.mark.parametrize(
+    "key", ["", "k" * 256, "tab\there", "clé", "bell\x07"], ids=["empty", "256-chars", "tab", "non-ascii", "control"]
+)
 def test_a_malformed_idempotency_key_is_refused_with_errors_on_the_header_and_changes_nothing(
     client, patient, key, snapshot
 ):
@@ -795,12 +822,16 @@ def test_the_same_idempotency_key_with_another_body_is_409_and_changes_nothing(c
 
 def test_a_key_whose_request_was_refused_is_free_for_the_corrected_request(client, patient, count_rows):
     body = {"patient_id": patient["id"], "treatment_type": "iv_infusion", "starts_at": "2027-01-03T10:00:00-05:00"}
-    refused = client.post("/api/sessions", json={**body, "ride_home": ESCORT}, headers={**AUTH, "Idempotency-Key": "k-1"})
+    refused = client.post(
+        "/api/sessions", json={**body, "ride_home": ESCORT}, headers={**AUTH, "Idempotency-Key": "k-1"}
+    )
     assert_refusal(refused, "clinic_closed")
     assert count_rows("idempotency_keys") == 0
 
     response = client.post(
-        "/api/sessions", json={**body, "starts_at": STARTS_AT, "ride_home": ESCORT}, headers={**AUTH, "Idempotency-Key": "k-1"}
+        "/api/sessions",
+        json={**body, "starts_at": STARTS_AT, "ride_home": ESCORT},
+        headers={**AUTH, "Idempotency-Key": "k-1"},
     )
 
     assert response.status_code == 201
@@ -865,7 +896,9 @@ def test_a_clinician_treating_someone_is_refused_as_clinician_unavailable(client
 def test_a_clinician_is_free_again_when_the_treatment_part_ends(client, patient, other_patient):
     booked(client, patient["id"], clinician_id="dr-patel")  # treating 09:00-09:45
 
-    response = book(client, other_patient["id"], chair_id="chair-2", clinician_id="dr-patel", starts_at="2027-01-05T09:45:00-05:00")
+    response = book(
+        client, other_patient["id"], chair_id="chair-2", clinician_id="dr-patel", starts_at="2027-01-05T09:45:00-05:00"
+    )
 
     assert response.status_code == 201, response.get_json()
 
@@ -895,7 +928,9 @@ def test_the_same_patient_at_an_overlapping_time_is_refused_as_patient_overlap(c
     assert snapshot() == before
 
 
-def test_two_infusions_of_one_patient_less_than_20_hours_apart_are_refused_as_patient_spacing(client, patient, snapshot):
+def test_two_infusions_of_one_patient_less_than_20_hours_apart_are_refused_as_patient_spacing(
+    client, patient, snapshot
+):
     booked(client, patient["id"])
     before = snapshot()
 
@@ -972,9 +1007,21 @@ def test_availability_within_the_notice_period_or_on_a_closed_day_lists_nothing(
         ({"colour": "blue"}, "colour"),
     ],
     ids=[
-        "no-treatment_type", "no-from", "no-to", "unknown-treatment", "naive-from", "bad-to", "to-before-from",
-        "to-equals-from", "63-days", "62-days-and-an-hour", "unknown-patient", "unknown-chair", "unknown-clinician",
-        "id-with-a-line-break", "unknown-parameter",
+        "no-treatment_type",
+        "no-from",
+        "no-to",
+        "unknown-treatment",
+        "naive-from",
+        "bad-to",
+        "to-before-from",
+        "to-equals-from",
+        "63-days",
+        "62-days-and-an-hour",
+        "unknown-patient",
+        "unknown-chair",
+        "unknown-clinician",
+        "id-with-a-line-break",
+        "unknown-parameter",
     ],
 )
 def test_a_bad_availability_query_is_422_naming_the_parameter(client, query, field):
@@ -995,10 +1042,14 @@ def test_sessions_are_listed_by_start_within_the_window(client, patient, other_p
     second = booked(client, other_patient["id"], starts_at="2027-01-06T09:00:00-05:00")
 
     response = client.get(
-        "/api/sessions", query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-07T00:00:00-05:00"}, headers=AUTH
+        "/api/sessions",
+        query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-07T00:00:00-05:00"},
+        headers=AUTH,
     )
     only_first = client.get(
-        "/api/sessions", query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-06T00:00:00-05:00"}, headers=AUTH
+        "/api/sessions",
+        query_string={"from": "2027-01-05T00:00:00-05:00", "to": "2027-01-06T00:00:00-05:00"},
+        headers=AUTH,
     )
 
     assert response.status_code == 200
@@ -1105,7 +1156,9 @@ def test_rescheduling_an_unknown_session_is_404(client):
 # --- cancelling --------------------------------------------------------------------------------------------------
 
 
-def test_cancelling_answers_200_cancelled_and_cancelling_again_is_409_transition_not_allowed(client, patient, count_rows):
+def test_cancelling_answers_200_cancelled_and_cancelling_again_is_409_transition_not_allowed(
+    client, patient, count_rows
+):
     session = booked(client, patient["id"])
 
     first = client.post(
@@ -1204,7 +1257,9 @@ def todays_intake(client) -> dict:
     )
 
 
-def test_an_intake_session_runs_through_check_in_treatment_and_discharge_and_completes_the_intake(client, todays_intake):
+def test_an_intake_session_runs_through_check_in_treatment_and_discharge_and_completes_the_intake(
+    client, todays_intake
+):
     sid = todays_intake["id"]
 
     checked_in = client.post(f"/api/sessions/{sid}/check-in", headers=AUTH)
@@ -1307,7 +1362,12 @@ def test_a_series_of_six_in_three_weeks_answers_201_with_its_sessions(client, pa
     body = response.get_json()
     assert response.headers["Location"] == f"/api/series/{body['id']}"
     assert [s["starts_at"][:10] for s in body["sessions"]] == [
-        "2027-01-04", "2027-01-08", "2027-01-11", "2027-01-15", "2027-01-18", "2027-01-22",
+        "2027-01-04",
+        "2027-01-08",
+        "2027-01-11",
+        "2027-01-15",
+        "2027-01-18",
+        "2027-01-22",
     ]
     assert {s["series_id"] for s in body["sessions"]} == {body["id"]}
     assert count_rows("sessions") == 6
@@ -1336,8 +1396,21 @@ def test_a_series_of_six_in_three_weeks_answers_201_with_its_sessions(client, pa
         ({"patient_id": None, "count": None}, "patient_id"),
     ],
     ids=[
-        "count-1", "count-13", "count-string", "count-float", "within-1", "within-61", "count-over-days",
-        "naive-first", "past-first", "yesterday-first", "off-grid-first", "first-beyond-horizon", "unknown-treatment", "unknown-patient", "no-ride",
+        "count-1",
+        "count-13",
+        "count-string",
+        "count-float",
+        "within-1",
+        "within-61",
+        "count-over-days",
+        "naive-first",
+        "past-first",
+        "yesterday-first",
+        "off-grid-first",
+        "first-beyond-horizon",
+        "unknown-treatment",
+        "unknown-patient",
+        "no-ride",
         "nulls",
     ],
 )
@@ -1452,12 +1525,16 @@ def test_a_name_with_visible_letters_in_any_script_is_accepted(client, name):
     assert register(client, name=name)["name"] == name
 
 
-@pytest.mark.parametrize("completed_at", ["2000-01-01T00:00:00+14:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-01:00"])
+@pytest.mark.parametrize(
+    "completed_at", ["2000-01-01T00:00:00+14:00", "0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59-01:00"]
+)
 def test_an_instant_outside_the_years_2000_to_2999_once_in_utc_is_refused(client, patient, completed_at, snapshot):
     before = snapshot()
 
     response = client.post(
-        f"/api/patients/{patient['id']}/intake", json={"completed_at": completed_at, "recorded_by": "Dr. Xu"}, headers=AUTH
+        f"/api/patients/{patient['id']}/intake",
+        json={"completed_at": completed_at, "recorded_by": "Dr. Xu"},
+        headers=AUTH,
     )
 
     assert assert_field_errors(response, 422, "completed_at")["completed_at"] == [
@@ -1471,7 +1548,7 @@ def test_an_instant_outside_the_years_2000_to_2999_once_in_utc_is_refused(client
 ADDRESS = "12 Elm Street, Apt 4, Jacksonville, FL 32204"
 PROVIDER = {"mode": "provider", "dropoff_address": ADDRESS}
 TOMORROW = "2026-12-02T09:00:00-05:00"  # Wednesday, 26 hours after NOW
-ARRIVAL = datetime(2026, 12, 2, 13, 45, tzinfo=timezone.utc)  # Wednesday 08:45 in New York
+ARRIVAL = datetime(2026, 12, 2, 13, 45, tzinfo=UTC)  # Wednesday 08:45 in New York
 
 
 def test_the_clinic_shows_its_address_where_every_ride_home_picks_up(client):
@@ -1480,13 +1557,22 @@ def test_the_clinic_shows_its_address_where_every_ride_home_picks_up(client):
     assert response.get_json()["address"] == "1200 Riverside Avenue, Suite 300, Jacksonville, FL 32204"
 
 
-def test_a_provider_ride_home_is_booked_with_its_dropoff_address_shown_on_the_session_only(client, patient, database_file):
+def test_a_provider_ride_home_is_booked_with_its_dropoff_address_shown_on_the_session_only(
+    client, patient, database_file
+):
     session = booked(client, patient["id"], ride_home={"mode": "provider", "dropoff_address": f"  {ADDRESS} "})
 
     shown = client.get(f"/api/sessions/{session['id']}", headers=AUTH).get_json()
-    assert session["ride_home"] == shown["ride_home"] == {
-        "mode": "provider", "dropoff_address": ADDRESS, "escort_name": None, "escort_phone": None,
-    }
+    assert (
+        session["ride_home"]
+        == shown["ride_home"]
+        == {
+            "mode": "provider",
+            "dropoff_address": ADDRESS,
+            "escort_name": None,
+            "escort_phone": None,
+        }
+    )
     engine = create_engine(f"sqlite:///{database_file}")
     with engine.connect() as connection:
         [body] = connection.exec_driver_sql("SELECT body FROM outbox").scalars().all()
@@ -1521,9 +1607,23 @@ def test_a_series_with_a_provider_ride_home_gives_every_session_the_address(clie
         ({"dropoff_address": ADDRESS}, "mode"),
         ({**PROVIDER, "pickup_address": "Elsewhere 1"}, "pickup_address"),
     ],
-    ids=["no-address", "null-address", "too-short", "too-long", "line-break", "NUL", "blank", "not-text",
-         "escort-name-in-provider-mode", "escort-phone-in-provider-mode", "address-in-escort-mode",
-         "escort-mode-with-only-an-address", "unknown-mode", "no-mode", "unknown-field"],
+    ids=[
+        "no-address",
+        "null-address",
+        "too-short",
+        "too-long",
+        "line-break",
+        "NUL",
+        "blank",
+        "not-text",
+        "escort-name-in-provider-mode",
+        "escort-phone-in-provider-mode",
+        "address-in-escort-mode",
+        "escort-mode-with-only-an-address",
+        "unknown-mode",
+        "no-mode",
+        "unknown-field",
+    ],
 )
 def test_a_ride_home_that_does_not_fit_its_mode_is_422_naming_the_field_and_books_nothing(
     client, patient, snapshot, ride_home, field
@@ -1581,8 +1681,8 @@ def test_a_ride_confirmed_by_transport_is_shown_on_the_session_and_lets_the_pati
     runtime, client, clock, tomorrows_infusion
 ):
     sid = tomorrows_infusion["id"]
-    report_ride(runtime, sid, "ride.requested", occurred_at=datetime(2026, 12, 1, 12, 1, tzinfo=timezone.utc))
-    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=timezone.utc))
+    report_ride(runtime, sid, "ride.requested", occurred_at=datetime(2026, 12, 1, 12, 1, tzinfo=UTC))
+    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=UTC))
     clock.now = ARRIVAL
 
     shown = client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()
@@ -1593,10 +1693,12 @@ def test_a_ride_confirmed_by_transport_is_shown_on_the_session_and_lets_the_pati
     assert response.get_json()["check_in_override_reason"] is None
 
 
-def test_a_ride_event_that_arrives_after_a_newer_one_does_not_undo_the_confirmation(runtime, client, clock, tomorrows_infusion):
+def test_a_ride_event_that_arrives_after_a_newer_one_does_not_undo_the_confirmation(
+    runtime, client, clock, tomorrows_infusion
+):
     sid = tomorrows_infusion["id"]
-    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=timezone.utc))
-    report_ride(runtime, sid, "ride.at_risk", occurred_at=datetime(2026, 12, 1, 14, 0, tzinfo=timezone.utc), at_risk="24h")
+    report_ride(runtime, sid, "ride.confirmed", occurred_at=datetime(2026, 12, 1, 18, 30, tzinfo=UTC))
+    report_ride(runtime, sid, "ride.at_risk", occurred_at=datetime(2026, 12, 1, 14, 0, tzinfo=UTC), at_risk="24h")
     clock.now = ARRIVAL
 
     assert client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()["ride_status"] == "confirmed"
@@ -1630,8 +1732,9 @@ def test_an_override_reason_checks_the_patient_in_without_a_confirmed_ride_and_i
     ],
     ids=["too-short", "too-long", "line-break", "blank", "not-text", "unknown-field"],
 )
-def test_a_bad_override_reason_is_422_naming_the_field_and_changes_nothing(client, clock, tomorrows_infusion, snapshot,
-                                                                           body, field):
+def test_a_bad_override_reason_is_422_naming_the_field_and_changes_nothing(
+    client, clock, tomorrows_infusion, snapshot, body, field
+):
     clock.now = ARRIVAL
     before = snapshot()
 
@@ -1641,7 +1744,9 @@ def test_a_bad_override_reason_is_422_naming_the_field_and_changes_nothing(clien
     assert snapshot() == before
 
 
-def test_a_treatment_that_needs_no_ride_checks_in_and_an_override_reason_given_anyway_is_not_recorded(client, todays_intake):
+def test_a_treatment_that_needs_no_ride_checks_in_and_an_override_reason_given_anyway_is_not_recorded(
+    client, todays_intake
+):
     response = check_in(client, todays_intake["id"], {"override_reason": "Walked in"})
 
     assert (response.status_code, response.get_json()["status"]) == (200, "checked_in")

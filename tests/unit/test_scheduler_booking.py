@@ -1,5 +1,6 @@
 """Booking a session in the placement the schedule found: its times, the ride home rule, and the session.booked event."""
-from datetime import datetime, time, timedelta, timezone
+
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,16 +20,32 @@ from services.scheduler.domain.sessions import (
     ride_home_for,
 )
 
-UTC = timezone.utc
+UTC = UTC
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)  # Tuesday 09:00 in New York
 ESCORT = RideHome(RideHomeMode.ESCORT, "Bo Lee", "+14155550124")
 
-IV = TreatmentType("iv_infusion", "IV ketamine infusion", 45, 45, 15, ride_home_required=True, intake_required=True,
-                   minimum_spacing_hours=20)
-SPRAY = TreatmentType("esketamine_nasal_spray", "Esketamine nasal spray", 15, 120, 15, ride_home_required=True,
-                      intake_required=True, minimum_spacing_hours=20)
+IV = TreatmentType(
+    "iv_infusion",
+    "IV ketamine infusion",
+    45,
+    45,
+    15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_spacing_hours=20,
+)
+SPRAY = TreatmentType(
+    "esketamine_nasal_spray",
+    "Esketamine nasal spray",
+    15,
+    120,
+    15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_spacing_hours=20,
+)
 INTAKE = TreatmentType("intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True)
 TYPES = {t.id: t for t in (IV, SPRAY, INTAKE)}
 
@@ -62,13 +79,16 @@ def request(
     chair_id: str | None = None,
     series_id: str | None = None,
 ) -> BookingRequest:
-    return BookingRequest(session_id, patient_id, treatment_type, starts_at, ride_home, chair_id=chair_id,
-                          series_id=series_id)
+    return BookingRequest(
+        session_id, patient_id, treatment_type, starts_at, ride_home, chair_id=chair_id, series_id=series_id
+    )
 
 
 def placement_for(booking: BookingRequest, *, the_clinic: Clinic = CLINIC, blocks=()) -> Placement:
     return Schedule(the_clinic, blocks, now=NOW).place(
-        TYPES[booking.treatment_type], booking.starts_at, patient=PatientRecord(booking.patient_id, True),
+        TYPES[booking.treatment_type],
+        booking.starts_at,
+        patient=PatientRecord(booking.patient_id, True),
         chair_id=booking.chair_id,
     )
 
@@ -83,8 +103,11 @@ def booked(booking: BookingRequest | None = None, **kwargs):
 
 @pytest.mark.parametrize(
     "treatment_type, treatment, recovery, turnover, ride_home",
-    [("iv_infusion", 45, 45, 15, ESCORT), ("esketamine_nasal_spray", 15, 120, 15, ESCORT),
-     ("intake_assessment", 60, 0, 0, NO_RIDE)],
+    [
+        ("iv_infusion", 45, 45, 15, ESCORT),
+        ("esketamine_nasal_spray", 15, 120, 15, ESCORT),
+        ("intake_assessment", 60, 0, 0, NO_RIDE),
+    ],
 )
 def test_a_booked_session_has_the_treatment_types_treatment_recovery_and_turnover(
     treatment_type, treatment, recovery, turnover, ride_home
@@ -117,9 +140,17 @@ def test_the_sessions_block_is_what_the_schedule_counts_as_taken():
     block = session.block
 
     assert (block.session_id, block.patient_id, block.chair_id, block.clinician_id) == (
-        "session-1", "patient-1", "chair-a", "dr-a")
+        "session-1",
+        "patient-1",
+        "chair-a",
+        "dr-a",
+    )
     assert (block.starts_at, block.treatment_ends_at, block.recovery_ends_at, block.chair_free_at) == (
-        session.starts_at, session.treatment_ends_at, session.recovery_ends_at, session.chair_free_at)
+        session.starts_at,
+        session.treatment_ends_at,
+        session.recovery_ends_at,
+        session.chair_free_at,
+    )
     schedule = Schedule(one_chair, [block], now=NOW)
     with pytest.raises(Refused) as refused:
         schedule.place(INTAKE, session.recovery_ends_at)  # the chair is being cleaned
@@ -239,9 +270,11 @@ class ExclusionViolation(Exception):
 
 
 def test_a_booking_that_lost_a_race_is_described_by_its_sqlstate_without_the_rows_the_database_quoted():
-    detail = ('conflicting key value violates exclusion constraint "sessions_patient_not_double_booked"\n'
-              "DETAIL:  Key (patient_id, tstzrange(starts_at, recovery_ends_at))=(patient-1, "
-              '["2027-01-05 14:00:00+00","2027-01-05 15:30:00+00")) conflicts with existing key')
+    detail = (
+        'conflicting key value violates exclusion constraint "sessions_patient_not_double_booked"\n'
+        "DETAIL:  Key (patient_id, tstzrange(starts_at, recovery_ends_at))=(patient-1, "
+        '["2027-01-05 14:00:00+00","2027-01-05 15:30:00+00")) conflicts with existing key'
+    )
     error = IntegrityError("INSERT INTO sessions ...", {"patient_id": "patient-1"}, ExclusionViolation(detail))
 
     with pytest.raises(ConcurrentChange) as lost:

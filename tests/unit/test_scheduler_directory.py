@@ -1,5 +1,6 @@
 """The notifications service asks the scheduler for contact details by id: the id is checked and encoded before it
 becomes part of a URL, and every request is bounded in time."""
+
 import pytest
 
 from services.notifications.adapters.scheduler_directory import TIMEOUT, SchedulerDirectory, SchedulerUnavailable

@@ -1,5 +1,6 @@
 """Where a session fits: every rule of Schedule.place, its reason, and open_starts listing exactly what place accepts."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,16 +9,28 @@ from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, Treatm
 from services.scheduler.domain.errors import InvalidRequest, Refused
 from services.scheduler.domain.schedule import BookedBlock, PatientRecord, Placement, Schedule, Timeline
 
-UTC = timezone.utc
+UTC = UTC
 NEW_YORK = ZoneInfo("America/New_York")
 
 IV = TreatmentType(
-    "iv_infusion", "IV ketamine infusion", 45, 45, turnover_minutes=15,
-    ride_home_required=True, intake_required=True, minimum_spacing_hours=20,
+    "iv_infusion",
+    "IV ketamine infusion",
+    45,
+    45,
+    turnover_minutes=15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_spacing_hours=20,
 )
 SPRAY = TreatmentType(
-    "esketamine_nasal_spray", "Esketamine nasal spray", 15, 120, turnover_minutes=15,
-    ride_home_required=True, intake_required=True, minimum_spacing_hours=20,
+    "esketamine_nasal_spray",
+    "Esketamine nasal spray",
+    15,
+    120,
+    turnover_minutes=15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_spacing_hours=20,
 )
 INTAKE = TreatmentType("intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True)
 
@@ -45,8 +58,12 @@ def every_day(*intervals: str) -> WeeklyHours:
 
 
 OPENING = weekly(
-    monday=["08:00-18:00"], tuesday=["08:00-18:00"], wednesday=["08:00-18:00"],
-    thursday=["08:00-20:00"], friday=["08:00-18:00"], saturday=["09:00-13:00"],
+    monday=["08:00-18:00"],
+    tuesday=["08:00-18:00"],
+    wednesday=["08:00-18:00"],
+    thursday=["08:00-20:00"],
+    friday=["08:00-18:00"],
+    saturday=["09:00-13:00"],
 )
 
 
@@ -241,11 +258,16 @@ def test_two_treatments_of_a_patient_must_start_the_spacing_apart_in_both_direct
     assert refusal(the_schedule, IV, at(WED, "08:45"), patient=record) == "patient_spacing"  # 19 h 45 min after
     assert the_schedule.place(IV, at(WED, "09:00"), patient=record).starts_at == at(WED, "09:00")  # exactly 20 h
     assert refusal(the_schedule, SPRAY, at(TUE, "16:00"), patient=record) == "patient_spacing"  # same day
-    assert refusal(the_schedule, IV, at(MON, "16:30"), patient=patient(
-        block(IV, at(TUE, "12:15"), patient="patient-1"))) == "patient_spacing"  # 19 h 45 min before
-    assert the_schedule.place(IV, at(MON, "16:30"), patient=patient(
-        block(IV, at(TUE, "12:30"), patient="patient-1"))).starts_at == at(MON, "16:30")  # exactly 20 h before
-    assert the_schedule.place(IV, at(WED, "08:45"), patient=patient()).starts_at == at(WED, "08:45")  # others' don't count
+    assert (
+        refusal(the_schedule, IV, at(MON, "16:30"), patient=patient(block(IV, at(TUE, "12:15"), patient="patient-1")))
+        == "patient_spacing"
+    )  # 19 h 45 min before
+    assert the_schedule.place(
+        IV, at(MON, "16:30"), patient=patient(block(IV, at(TUE, "12:30"), patient="patient-1"))
+    ).starts_at == at(MON, "16:30")  # exactly 20 h before
+    assert the_schedule.place(IV, at(WED, "08:45"), patient=patient()).starts_at == at(
+        WED, "08:45"
+    )  # others' don't count
 
 
 def test_spacing_is_exactly_the_minimum_and_not_a_slot_less():
@@ -530,8 +552,9 @@ def busy_week() -> tuple[Schedule, PatientRecord, Clinic]:
     dr_a = Clinician("dr-a", "Dr. A", weekly(**{d: ["08:00-16:00"] for d in WEEKDAYS[:5]}))
     dr_b = Clinician("dr-b", "Dr. B", weekly(**{d: ["12:00-18:00"] for d in WEEKDAYS[:5]}, saturday=["09:00-13:00"]))
     noticed_iv = TreatmentType("iv_infusion", "IV ketamine infusion", 45, 45, 15, True, True, False, 120, 120, 20)
-    noticed_intake = TreatmentType("intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True,
-                                   minimum_notice_minutes=60)
+    noticed_intake = TreatmentType(
+        "intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True, minimum_notice_minutes=60
+    )
     the_clinic = clinic(
         clinicians=(dr_a, dr_b), types=(noticed_iv, SPRAY, noticed_intake), closed_on=(date(2027, 1, 7),)
     )
@@ -621,7 +644,9 @@ def test_on_a_daylight_saving_day_availability_starts_at_eight_local_with_the_da
     infusion = the_schedule.place(IV, at(change_day, "08:00"))
     assert infusion.starts_at.astimezone(NEW_YORK).isoformat() == f"{change_day}T08:00:00{offset_on_change_day}"
     assert (infusion.treatment_ends_at - infusion.starts_at, infusion.chair_free_at - infusion.starts_at) == (
-        timedelta(minutes=45), timedelta(minutes=105))
+        timedelta(minutes=45),
+        timedelta(minutes=105),
+    )
 
 
 def test_on_the_spring_forward_night_no_slot_falls_in_the_skipped_hour_and_durations_are_elapsed_minutes():
@@ -637,9 +662,10 @@ def test_on_the_spring_forward_night_no_slot_falls_in_the_skipped_hour_and_durat
     ] + ["05:00:00-04:00"]
     assert not any(w.startswith("02:") for w in walls)
     infusion = the_schedule.place(IV, at("2027-03-14", "01:30"))
-    assert [t.astimezone(NEW_YORK).isoformat()[11:] for t in (
-        infusion.starts_at, infusion.treatment_ends_at, infusion.recovery_ends_at, infusion.chair_free_at
-    )] == ["01:30:00-05:00", "03:15:00-04:00", "04:00:00-04:00", "04:15:00-04:00"]
+    assert [
+        t.astimezone(NEW_YORK).isoformat()[11:]
+        for t in (infusion.starts_at, infusion.treatment_ends_at, infusion.recovery_ends_at, infusion.chair_free_at)
+    ] == ["01:30:00-05:00", "03:15:00-04:00", "04:00:00-04:00", "04:15:00-04:00"]
     assert infusion.recovery_ends_at - infusion.starts_at == timedelta(minutes=90)
 
 
@@ -653,7 +679,7 @@ def test_on_the_fall_back_night_the_repeated_hour_gives_two_distinct_slots_per_w
 
     instants = [p.starts_at for p in listed]
     assert len(instants) == len(set(instants)) == 25  # seven real hours from 00:00 EDT to 06:00 EST, last start 05:00
-    assert all(later - earlier == timedelta(minutes=15) for earlier, later in zip(instants, instants[1:]))
+    assert all(later - earlier == timedelta(minutes=15) for earlier, later in zip(instants, instants[1:], strict=False))
     walls = [s[11:] for s in starts(listed)]
     assert walls[0] == "00:00:00-04:00" and walls[-1] == "05:00:00-05:00"
     assert "01:30:00-04:00" in walls and "01:30:00-05:00" in walls
@@ -673,8 +699,11 @@ def test_an_opening_time_that_the_spring_change_skips_moves_forward():
 def test_a_closing_time_that_the_spring_change_skips_does_not_make_the_list_offer_what_booking_refuses():
     # 02:55 does not exist on 2027-03-14: the morning's first interval closes at 03:55 EDT, over the second one.
     one_chair_late_night = dict(
-        opening=every_day("01:20-02:55", "03:10-04:45"), chairs=("chair-1",), slot_minutes=10,
-        clinicians=(Clinician("dr-a", "Dr. A", every_day("00:00-23:59")),), now=at("2027-03-13", "07:00"),
+        opening=every_day("01:20-02:55", "03:10-04:45"),
+        chairs=("chair-1",),
+        slot_minutes=10,
+        clinicians=(Clinician("dr-a", "Dr. A", every_day("00:00-23:59")),),
+        now=at("2027-03-13", "07:00"),
     )
     check = TreatmentType("check", "Check", 15, 0)
     busy = block(check, at("2027-03-14", "03:35"), clinician=None)  # the chair until 03:50 EDT
@@ -699,15 +728,39 @@ LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # moves its clocks by thirty minute
         # 2027-04-04: 02:00 (+11:00) becomes 01:30 (+10:30); 01:30-02:00 happens twice.
         (60, "2027-04-04", ["00:00", "01:00", "02:00", "03:00", "04:00", "05:00"]),
         # The repeated half hour holds a 20-minute grid start (01:40) in each pass; none at 01:30.
-        (20, "2027-04-04", ["00:00", "00:20", "00:40", "01:00", "01:20", "01:40", "01:40", "02:00", "02:20", "02:40",
-                            "03:00", "03:20", "03:40", "04:00", "04:20", "04:40", "05:00"]),
+        (
+            20,
+            "2027-04-04",
+            [
+                "00:00",
+                "00:20",
+                "00:40",
+                "01:00",
+                "01:20",
+                "01:40",
+                "01:40",
+                "02:00",
+                "02:20",
+                "02:40",
+                "03:00",
+                "03:20",
+                "03:40",
+                "04:00",
+                "04:20",
+                "04:40",
+                "05:00",
+            ],
+        ),
     ],
 )
 def test_a_half_hour_daylight_saving_change_during_opening_hours_skips_no_grid_start_and_invents_none(
     slot_minutes, change_day, expected_walls
 ):
     the_schedule = schedule(
-        opening=every_day("00:00-06:00"), zone=LORD_HOWE, slot_minutes=slot_minutes, now=datetime(2026, 9, 1, tzinfo=UTC)
+        opening=every_day("00:00-06:00"),
+        zone=LORD_HOWE,
+        slot_minutes=slot_minutes,
+        now=datetime(2026, 9, 1, tzinfo=UTC),
     )
 
     listed = the_schedule.open_starts(INTAKE, at(change_day, "00:00", LORD_HOWE), at(change_day, "23:59", LORD_HOWE))

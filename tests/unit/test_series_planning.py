@@ -1,5 +1,6 @@
 """Planning an induction series: an even spread on fixed weekdays, one a day at most, all placed or none."""
-from datetime import date, datetime, time, timedelta, timezone
+
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -9,13 +10,21 @@ from services.scheduler.domain.errors import InvalidRequest, Refused
 from services.scheduler.domain.schedule import BookedBlock, PatientRecord, Placement, Schedule
 from services.scheduler.domain.series import SeriesRequest, plan_series
 
-UTC = timezone.utc
+UTC = UTC
 NEW_YORK = ZoneInfo("America/New_York")
 NOW = datetime(2026, 12, 28, 12, 0, tzinfo=UTC)
 
 IV = TreatmentType(
-    "iv_infusion", "IV ketamine infusion", 45, 45, 15, ride_home_required=True, intake_required=True,
-    minimum_notice_minutes=720, booking_horizon_days=120, minimum_spacing_hours=20,
+    "iv_infusion",
+    "IV ketamine infusion",
+    45,
+    45,
+    15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_notice_minutes=720,
+    booking_horizon_days=120,
+    minimum_spacing_hours=20,
 )
 INTAKE = TreatmentType("intake_assessment", "Intake assessment", 60, 0, counts_as_intake=True)
 
@@ -25,10 +34,12 @@ def hours(weekday: str, saturday: str | None = "09:00-13:00") -> WeeklyHours:
         opens, closes = text.split("-")
         return ((time.fromisoformat(opens), time.fromisoformat(closes)),)
 
-    return WeeklyHours(tuple(
-        parse(weekday) if day in WEEKDAYS[:5] else parse(saturday) if day == "saturday" and saturday else ()
-        for day in WEEKDAYS
-    ))
+    return WeeklyHours(
+        tuple(
+            parse(weekday) if day in WEEKDAYS[:5] else parse(saturday) if day == "saturday" and saturday else ()
+            for day in WEEKDAYS
+        )
+    )
 
 
 def clinic(*, chairs=("chair-1", "chair-2"), closed_on=()) -> Clinic:
@@ -48,11 +59,25 @@ def at(day: str, wall: str) -> datetime:
     return datetime.fromisoformat(f"{day}T{wall}").replace(tzinfo=NEW_YORK).astimezone(UTC)
 
 
-def block(starts_at: datetime, *, chair="chair-1", clinician: str | None = "dr-a", patient="patient-other",
-          treatment: TreatmentType = IV, chair_free_at: datetime | None = None) -> BookedBlock:
+def block(
+    starts_at: datetime,
+    *,
+    chair="chair-1",
+    clinician: str | None = "dr-a",
+    patient="patient-other",
+    treatment: TreatmentType = IV,
+    chair_free_at: datetime | None = None,
+) -> BookedBlock:
     return BookedBlock(
-        f"session-{chair}-{starts_at:%m%d%H%M}", patient, treatment.id, chair, clinician, starts_at,
-        starts_at + treatment.treatment, starts_at + treatment.in_chair, chair_free_at or starts_at + treatment.chair_hold,
+        f"session-{chair}-{starts_at:%m%d%H%M}",
+        patient,
+        treatment.id,
+        chair,
+        clinician,
+        starts_at,
+        starts_at + treatment.treatment,
+        starts_at + treatment.in_chair,
+        chair_free_at or starts_at + treatment.chair_hold,
     )
 
 
@@ -60,8 +85,16 @@ def chair_taken_all_day(day: str, chair: str = "chair-1") -> BookedBlock:
     return block(at(day, "07:00"), chair=chair, clinician=None, chair_free_at=at(day, "21:00"))
 
 
-def plan(first: datetime, count: int, within_days: int, *, the_clinic: Clinic | None = None, blocks=(),
-         patient_blocks=(), intake: bool = True) -> list[Placement]:
+def plan(
+    first: datetime,
+    count: int,
+    within_days: int,
+    *,
+    the_clinic: Clinic | None = None,
+    blocks=(),
+    patient_blocks=(),
+    intake: bool = True,
+) -> list[Placement]:
     the_clinic = the_clinic or clinic()
     schedule = Schedule(the_clinic, list(blocks), now=NOW)
     patient = PatientRecord("patient-1", intake, list(patient_blocks))
@@ -77,7 +110,8 @@ def assert_each_fits_around_the_others(placements, *, the_clinic: Clinic, blocks
     for index, placement in enumerate(placements):
         others = [
             block(p.starts_at, chair=p.chair_id, clinician=p.clinician_id, patient="patient-1")
-            for i, p in enumerate(placements) if i != index
+            for i, p in enumerate(placements)
+            if i != index
         ]
         schedule = Schedule(the_clinic, [*blocks, *others], now=NOW)
         patient = PatientRecord("patient-1", True, [*patient_blocks, *others])
@@ -259,7 +293,11 @@ def test_alternatives_respect_the_sessions_that_could_be_placed():
     assert len(alternatives) == 3
     assert all(a >= at("2027-01-11", "00:00") for a in alternatives)
     assert all(a - placed.starts_at >= timedelta(hours=20) for a in alternatives)
-    assert [a.astimezone(NEW_YORK).strftime("%a %H:%M") for a in alternatives] == ["Mon 16:30", "Tue 16:30", "Wed 16:30"]
+    assert [a.astimezone(NEW_YORK).strftime("%a %H:%M") for a in alternatives] == [
+        "Mon 16:30",
+        "Tue 16:30",
+        "Wed 16:30",
+    ]
 
 
 def test_with_no_room_at_all_nothing_is_placed_and_each_unplaced_session_is_listed():
@@ -271,7 +309,9 @@ def test_with_no_room_at_all_nothing_is_placed_and_each_unplaced_session_is_list
 
     assert refused.value.details["placed"] == []
     assert [u["preferred_starts_at"] for u in refused.value.details["unplaced"]] == [
-        at("2027-01-04", "10:00"), at("2027-01-06", "10:00"), at("2027-01-09", "10:00")
+        at("2027-01-04", "10:00"),
+        at("2027-01-06", "10:00"),
+        at("2027-01-09", "10:00"),
     ]
     assert all(u["alternatives"] == [] for u in refused.value.details["unplaced"])
 

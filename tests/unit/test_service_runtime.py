@@ -1,4 +1,5 @@
 """A service's runtime: its HTTP server starts on a free port and stops cleanly, however often."""
+
 import socket
 import threading
 

@@ -1,13 +1,14 @@
 """A session's lifecycle: the transition table, the rules of each step, and events that carry ids, times and codes only."""
+
 import copy
 from dataclasses import asdict, replace
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from itertools import product
 from zoneinfo import ZoneInfo
 
 import pytest
-
 from fakes import FakePatientRepository, FakeSessionRepository, FakeUnitOfWork
+
 from services.scheduler import handlers
 from services.scheduler.domain.clinic import WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
 from services.scheduler.domain.errors import InvalidRequest, Refused
@@ -25,7 +26,7 @@ from services.scheduler.domain.sessions import (
     book,
 )
 
-UTC = timezone.utc
+UTC = UTC
 NEW_YORK = ZoneInfo("America/New_York")
 BOOKED_AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 START = datetime(2027, 1, 5, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York
@@ -33,8 +34,16 @@ ESCORT = RideHome(RideHomeMode.ESCORT, "Bo Lee", "+14155550124")
 NOTE = "Ann Lee called from +14155550123; her escort Bo Lee is ill"
 PERSONAL = ("Ann Lee", "Bo Lee", "+14155550123", "+14155550124", "Anika", "Patel", NOTE)
 
-IV = TreatmentType("iv_infusion", "IV ketamine infusion", 45, 45, 15, ride_home_required=True, intake_required=True,
-                   minimum_spacing_hours=20)
+IV = TreatmentType(
+    "iv_infusion",
+    "IV ketamine infusion",
+    45,
+    45,
+    15,
+    ride_home_required=True,
+    intake_required=True,
+    minimum_spacing_hours=20,
+)
 WEEKDAY_HOURS = WeeklyHours(tuple(((time(8), time(20)),) if d not in ("saturday", "sunday") else () for d in WEEKDAYS))
 
 
@@ -54,8 +63,15 @@ CLINIC = clinic()
 
 
 def placement(starts_at: datetime = START, chair_id: str = "chair-1", clinician_id: str = "dr-a") -> Placement:
-    return Placement("iv_infusion", starts_at, starts_at + IV.treatment, starts_at + IV.in_chair,
-                     starts_at + IV.chair_hold, chair_id, clinician_id)
+    return Placement(
+        "iv_infusion",
+        starts_at,
+        starts_at + IV.treatment,
+        starts_at + IV.in_chair,
+        starts_at + IV.chair_hold,
+        chair_id,
+        clinician_id,
+    )
 
 
 def booked(starts_at: datetime = START, *, ride_confirmed: bool = True) -> Session:
@@ -72,8 +88,9 @@ RESCHEDULED_TO = placement(START + timedelta(days=2), chair_id="chair-2")
 # Arguments that every rule of a step accepts, so that only the transition table can refuse it.
 STEPS = {
     Step.RESCHEDULE: lambda s: s.reschedule(RESCHEDULED_TO),
-    Step.CANCEL: lambda s: s.cancel(reason=CancelReason.NO_RIDE_HOME, note=NOTE, clinic=CLINIC,
-                                    now=START - timedelta(minutes=10)),
+    Step.CANCEL: lambda s: s.cancel(
+        reason=CancelReason.NO_RIDE_HOME, note=NOTE, clinic=CLINIC, now=START - timedelta(minutes=10)
+    ),
     Step.CHECK_IN: lambda s: s.check_in(clinic=CLINIC, now=START - timedelta(minutes=15)),
     Step.START_TREATMENT: lambda s: s.start_treatment(now=START + timedelta(minutes=2)),
     Step.DISCHARGE: lambda s: s.discharge(at=START + timedelta(minutes=80), now=START + timedelta(minutes=85)),
@@ -129,7 +146,10 @@ def test_the_transition_table_is_the_documented_one():
             Step.CHECK_IN: SessionStatus.CHECKED_IN,
             Step.RECORD_NO_SHOW: SessionStatus.NO_SHOW,
         },
-        SessionStatus.CHECKED_IN: {Step.START_TREATMENT: SessionStatus.IN_TREATMENT, Step.CANCEL: SessionStatus.CANCELLED},
+        SessionStatus.CHECKED_IN: {
+            Step.START_TREATMENT: SessionStatus.IN_TREATMENT,
+            Step.CANCEL: SessionStatus.CANCELLED,
+        },
         SessionStatus.IN_TREATMENT: {Step.DISCHARGE: SessionStatus.DISCHARGED},
         SessionStatus.DISCHARGED: {},
         SessionStatus.CANCELLED: {},
@@ -192,8 +212,17 @@ def test_a_whole_lifecycle_gives_events_with_exactly_the_contracts_fields():
         keys[events[0].type] = set(events[0].data)
     ids = {"session_id", "patient_id"}
     assert keys == {
-        "session.rescheduled": ids | {"previous_starts_at", "previous_recovery_ends_at", "starts_at", "treatment_ends_at",
-                                      "recovery_ends_at", "chair_id", "clinician_id", "ride_home_mode"},
+        "session.rescheduled": ids
+        | {
+            "previous_starts_at",
+            "previous_recovery_ends_at",
+            "starts_at",
+            "treatment_ends_at",
+            "recovery_ends_at",
+            "chair_id",
+            "clinician_id",
+            "ride_home_mode",
+        },
         "session.checked_in": ids | {"checked_in_at"},
         "session.treatment_started": ids | {"treatment_started_at"},
         "session.discharged": ids | {"discharged_at", "planned_recovery_ends_at", "ride_home_mode"},
@@ -242,8 +271,12 @@ def test_a_cancellation_inside_the_late_window_is_marked_late(before_start, late
 def test_the_late_window_is_the_clinics():
     session = booked()
 
-    session.cancel(reason=CancelReason.CLINIC_REQUEST, note=None, clinic=clinic(late_cancellation_hours=48),
-                   now=START - timedelta(hours=36))
+    session.cancel(
+        reason=CancelReason.CLINIC_REQUEST,
+        note=None,
+        clinic=clinic(late_cancellation_hours=48),
+        now=START - timedelta(hours=36),
+    )
 
     assert session.late_cancellation is True
 
@@ -251,7 +284,9 @@ def test_the_late_window_is_the_clinics():
 def test_sending_home_a_checked_in_patient_is_a_late_cancellation():
     session = session_in(SessionStatus.CHECKED_IN)
 
-    events = session.cancel(reason=CancelReason.NOT_PREPARED, note=None, clinic=CLINIC, now=START + timedelta(minutes=5))
+    events = session.cancel(
+        reason=CancelReason.NOT_PREPARED, note=None, clinic=CLINIC, now=START + timedelta(minutes=5)
+    )
 
     assert session.status is SessionStatus.CANCELLED
     assert (events[0].data["reason"], events[0].data["late_cancellation"]) == ("not_prepared", True)
@@ -378,7 +413,10 @@ def test_a_no_show_after_the_start_time_is_recorded_with_the_start_and_the_time_
     assert session.status is SessionStatus.NO_SHOW
     assert session.no_show_recorded_at == now
     assert dict(events[0].data) == {
-        "session_id": "session-1", "patient_id": "patient-1", "starts_at": START, "recorded_at": now,
+        "session_id": "session-1",
+        "patient_id": "patient-1",
+        "starts_at": START,
+        "recorded_at": now,
     }
 
 
@@ -393,7 +431,11 @@ def test_a_reschedule_moves_every_time_and_the_chair_and_its_event_carries_previ
 
     assert session.status is SessionStatus.BOOKED
     assert (session.starts_at, session.treatment_ends_at, session.recovery_ends_at, session.chair_free_at) == (
-        new.starts_at, new.treatment_ends_at, new.recovery_ends_at, new.chair_free_at)
+        new.starts_at,
+        new.treatment_ends_at,
+        new.recovery_ends_at,
+        new.chair_free_at,
+    )
     assert (session.chair_id, session.clinician_id) == ("chair-2", "dr-a")
     assert session.block.starts_at == new.starts_at and session.block.chair_free_at == new.chair_free_at
     assert dict(events[0].data) == {
@@ -427,14 +469,18 @@ RESCHEDULED_START = START + timedelta(days=2, hours=2)  # Thursday 12:00 in New 
 # Each use case with arguments its step's own rules accept, so that only the session's status can refuse it.
 CHANGES = {
     Step.RESCHEDULE: lambda uow: handlers.reschedule_session(
-        "session-1", starts_at=RESCHEDULED_START, uow=uow, clinic=CLINIC, now=BOOKED_AT),
+        "session-1", starts_at=RESCHEDULED_START, uow=uow, clinic=CLINIC, now=BOOKED_AT
+    ),
     Step.CANCEL: lambda uow: handlers.cancel_session(
-        "session-1", reason=CancelReason.PATIENT_UNWELL, uow=uow, clinic=CLINIC, now=START - timedelta(minutes=10)),
+        "session-1", reason=CancelReason.PATIENT_UNWELL, uow=uow, clinic=CLINIC, now=START - timedelta(minutes=10)
+    ),
     Step.CHECK_IN: lambda uow: handlers.check_in(
-        "session-1", uow=uow, clinic=CLINIC, now=START - timedelta(minutes=15)),
+        "session-1", uow=uow, clinic=CLINIC, now=START - timedelta(minutes=15)
+    ),
     Step.START_TREATMENT: lambda uow: handlers.start_treatment("session-1", uow=uow, now=START + timedelta(minutes=2)),
     Step.DISCHARGE: lambda uow: handlers.discharge(
-        "session-1", at=START + timedelta(minutes=80), uow=uow, clinic=CLINIC, now=START + timedelta(minutes=85)),
+        "session-1", at=START + timedelta(minutes=80), uow=uow, clinic=CLINIC, now=START + timedelta(minutes=85)
+    ),
     Step.RECORD_NO_SHOW: lambda uow: handlers.record_no_show("session-1", uow=uow, now=START + timedelta(minutes=30)),
 }
 BEFORE = {
@@ -529,8 +575,13 @@ def with_ride(status: str | None, event_type: str | None = None) -> Session:
 
 @pytest.mark.parametrize(
     "session",
-    [with_ride(None), with_ride("requested"), with_ride("declined"), with_ride("requested", "ride.at_risk"),
-     with_ride("cancelled")],
+    [
+        with_ride(None),
+        with_ride("requested"),
+        with_ride("declined"),
+        with_ride("requested", "ride.at_risk"),
+        with_ride("cancelled"),
+    ],
     ids=["none reported", "requested", "declined", "at risk", "cancelled"],
 )
 def test_a_check_in_while_the_ride_home_is_not_confirmed_is_refused_as_ride_not_confirmed_and_changes_nothing(session):
@@ -577,8 +628,15 @@ def test_an_override_reason_given_for_a_confirmed_ride_overrides_nothing_and_is_
 def test_a_treatment_without_recovery_needs_no_ride_to_check_in():
     clinic_with_intake = replace(CLINIC, treatment_types={"intake_assessment": INTAKE})
     request = BookingRequest("session-1", "patient-1", "intake_assessment", START, RideHome(RideHomeMode.NONE))
-    slot = Placement("intake_assessment", START, START + INTAKE.treatment, START + INTAKE.in_chair,
-                     START + INTAKE.chair_hold, "chair-1", "dr-a")
+    slot = Placement(
+        "intake_assessment",
+        START,
+        START + INTAKE.treatment,
+        START + INTAKE.in_chair,
+        START + INTAKE.chair_hold,
+        "chair-1",
+        "dr-a",
+    )
     session, _ = book(request, slot, clinic=clinic_with_intake, now=BOOKED_AT)
 
     session.check_in(clinic=clinic_with_intake, now=ARRIVED)
@@ -609,11 +667,16 @@ def test_the_step_table_refuses_before_the_ride_gate_does():
 def test_the_check_in_use_case_records_the_override_through_the_row_lock():
     uow = unit_of_work(with_ride("requested", "ride.at_risk"))
 
-    answered = handlers.check_in("session-1", override_reason="Taxi booked by the desk", uow=uow, clinic=CLINIC,
-                                 now=ARRIVED)
+    answered = handlers.check_in(
+        "session-1", override_reason="Taxi booked by the desk", uow=uow, clinic=CLINIC, now=ARRIVED
+    )
 
     assert uow.sessions.calls[0] == "lock session session-1"
-    assert uow.sessions.get("session-1").check_in_override_reason == "Taxi booked by the desk" == answered.check_in_override_reason
+    assert (
+        uow.sessions.get("session-1").check_in_override_reason
+        == "Taxi booked by the desk"
+        == answered.check_in_override_reason
+    )
     assert [e.type for e in uow.published] == ["session.checked_in"]
 
 

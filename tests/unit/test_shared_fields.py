@@ -1,8 +1,9 @@
 """The shared field types: ids, text, names and instants, as every API and the event contract read them; and the
 patterns they write into the OpenAPI document say the same as the server."""
+
 import re
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from marshmallow import Schema, ValidationError
@@ -39,7 +40,9 @@ def refusal(field: str, value) -> list[str]:
     return refused.value.messages[field]
 
 
-@pytest.mark.parametrize("value", ["a", "A9", "session-1", "iv_infusion", "0" * 64, "3f2b8c1e-0d4a-4b7e-9a51-2c6d8e0f1a2b"])
+@pytest.mark.parametrize(
+    "value", ["a", "A9", "session-1", "iv_infusion", "0" * 64, "3f2b8c1e-0d4a-4b7e-9a51-2c6d8e0f1a2b"]
+)
 def test_an_id_of_letters_digits_dashes_and_underscores_is_accepted(value):
     assert load("id", value) == value
 
@@ -109,7 +112,12 @@ def test_a_name_without_a_visible_letter_or_with_bidirectional_controls_is_refus
 
 @pytest.mark.parametrize(
     "value",
-    ["2000-01-01T00:00:00+00:00", "2000-01-01T09:00:00+09:00", "2999-12-31T23:59:59+00:00", "1999-12-31T20:00:00-05:00"],
+    [
+        "2000-01-01T00:00:00+00:00",
+        "2000-01-01T09:00:00+09:00",
+        "2999-12-31T23:59:59+00:00",
+        "1999-12-31T20:00:00-05:00",
+    ],
 )
 def test_an_instant_in_the_years_2000_to_2999_in_utc_is_accepted_with_its_offset(value):
     assert load("at", value) == datetime.fromisoformat(value)
@@ -151,8 +159,26 @@ def python_pattern(pattern: str) -> re.Pattern:
 
 # Lone surrogates are left out: the server refuses them, the documented patterns cannot name them (SURROGATE_CLASS).
 SAMPLES = [
-    "Ann Lee", " Ann", "Ann\n", "\u200b\u200b", "\u3164", "Ann \u202eeeL", "42", "  ", "", "Zoë", "a\x00", "a\x9f",
-    "session-1", "-a", "a.b", "x" * 64, "x" * 65, "\u00a0x", "李", "a\u2028",
+    "Ann Lee",
+    " Ann",
+    "Ann\n",
+    "\u200b\u200b",
+    "\u3164",
+    "Ann \u202eeeL",
+    "42",
+    "  ",
+    "",
+    "Zoë",
+    "a\x00",
+    "a\x9f",
+    "session-1",
+    "-a",
+    "a.b",
+    "x" * 64,
+    "x" * 65,
+    "\u00a0x",
+    "李",
+    "a\u2028",
 ]
 
 
@@ -172,7 +198,7 @@ def test_each_documented_pattern_accepts_exactly_what_the_server_accepts(field, 
 
 
 def test_the_documented_instant_pattern_lets_every_accepted_year_through():
-    for moment in (datetime(2000, 1, 1, tzinfo=timezone.utc), datetime(2999, 12, 31, 23, tzinfo=timezone.utc)):
+    for moment in (datetime(2000, 1, 1, tzinfo=UTC), datetime(2999, 12, 31, 23, tzinfo=UTC)):
         for hours in (-14, 0, 14):
             written = moment.astimezone(timezone(timedelta(hours=hours))).isoformat()
             assert not accepted_instant(written) or re.match(INSTANT_PATTERN, written), written

@@ -1,7 +1,7 @@
 """Transport's and notifications' APIs: what they answer fits the document they serve, and their queries take the
 shared id type (so a NUL byte never reaches a database)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -17,7 +17,7 @@ from services.transport.api.http import create_api as transport_api
 from services.transport.domain.rides import Ride, RideStatus
 from shared.web import create_service_app
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 RIDE = Ride("ride-1", "session-1", "patient-1", "escort", NOW + timedelta(days=3), RideStatus.REQUESTED, NOW)
 MESSAGE = Message(
     "message-1",

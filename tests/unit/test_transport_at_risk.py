@@ -1,7 +1,7 @@
 """The at-risk schedule: one check per threshold and round, counted back from the session's start; a threshold
 already past fires at once; a ride not confirmed when a check comes due is at risk once; a reschedule re-arms."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from unit.fakes_transport import transport_uow
@@ -13,8 +13,8 @@ from services.transport.domain.at_risk import Threshold, arm, check_due, parse_t
 from services.transport.domain.escort import EscortAction
 from services.transport.domain.rides import Ride, RideStatus
 
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
-NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=timezone.utc)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
+NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=UTC)
 THRESHOLDS = parse_thresholds("24h,2h")
 
 

@@ -1,7 +1,7 @@
 """The escort's link and page: a signed token per ride and round; opening the link (GET, HEAD) changes nothing; one
 POST with the page's form token answers; a used, expired, replaced or tampered link says so and changes nothing."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,7 +17,7 @@ from services.transport.domain.escort import EscortAction, LinkState, link_state
 from services.transport.domain.rides import RideStatus
 from shared.web import create_service_app
 
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
 PICKUP = START + timedelta(minutes=90)
 NOW = START - timedelta(days=2)
 ZONE = ZoneInfo("America/New_York")

@@ -1,6 +1,6 @@
 """The transport service's use cases: a ride home for every session that needs one, each event handled once."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes import FakeUnitOfWork
@@ -22,9 +22,9 @@ from shared.contract import (
 )
 from shared.messaging.topology import TRANSPORT_QUEUE
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
-NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
+NEW_START = datetime(2027, 1, 7, 16, 30, tzinfo=UTC)
 RIDE_DATA_FIELDS = {"ride_id", "session_id", "pickup_at", "mode", "status", "patient_id", "session_starts_at"}
 
 

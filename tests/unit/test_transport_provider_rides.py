@@ -4,7 +4,7 @@ the provider's answer and our commit books no second driver; the session's chang
 overtake each other without moving a ride backwards."""
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from unit.fakes_transport import FakeDirectory, FakeRideProvider, transport_uow
@@ -22,7 +22,7 @@ from services.transport.domain.provider_requests import MAX_BACKOFF, ProviderAct
 from services.transport.domain.rides import RideStatus
 from services.transport.provider_worker import carry_out, claim, due_requests, work_once
 
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
 NOW = START - timedelta(days=3)
 
 

@@ -2,15 +2,15 @@
 each other step refused with a reason and nothing changed."""
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from services.transport.domain.errors import Refused
 from services.transport.domain.rides import TRANSITIONS, Ride, RideStatus, Step
 
-NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
-START = datetime(2027, 1, 5, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+START = datetime(2027, 1, 5, 14, 0, tzinfo=UTC)
 PICKUP = START + timedelta(minutes=90)
 NEW_START = START + timedelta(days=1)
 

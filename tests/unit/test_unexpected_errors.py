@@ -1,4 +1,5 @@
 """What an API answers and logs when a route fails unexpectedly: never the failure's message."""
+
 import logging
 
 import psycopg

@@ -1,4 +1,5 @@
 """Gateways that deliver messages: kept in the database (the default), or posted to an HTTP gateway."""
+
 import logging
 
 import requests

@@ -1,4 +1,5 @@
 """Messages in the notifications service's database."""
+
 from sqlalchemy import Connection, insert, select, update
 
 from ..domain.messages import Message, MessageStatus

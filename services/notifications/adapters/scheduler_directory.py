@@ -1,4 +1,5 @@
 """Patients' and escorts' contact details and the clinic's facts, asked of the scheduler's API when they are needed."""
+
 import threading
 import time
 from datetime import timedelta
@@ -12,7 +13,6 @@ from shared.service_client import service_session
 
 from ..domain.contacts import ClinicFacts, Contact, ContactUnavailable, Escort, EscortUnavailable
 
-
 # A message handler waits on the scheduler: each try is short, and only one is repeated at once, so the handler
 # lets go of its message well within the broker's heartbeat; the consumer's retry queue does the patient waiting.
 TIMEOUT = (3.05, 5)
@@ -24,7 +24,9 @@ class SchedulerUnavailable(Exception):
 
 
 class SchedulerDirectory:
-    def __init__(self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None):
+    def __init__(
+        self, base_url: str, token: str, *, clinic_ttl: float = 300.0, session: requests.Session | None = None
+    ):
         self._base_url = base_url.rstrip("/")
         self._session = session or service_session(token, retries=RETRIES, timeout=TIMEOUT)
         self._clinic_ttl = clinic_ttl
@@ -35,7 +37,8 @@ class SchedulerDirectory:
         if not is_id(patient_id):  # the contract refuses such ids already; a path is never built from one
             raise ContactUnavailable("the patient id is not an id")
         document = self._get(
-            f"/api/patients/{quote(patient_id, safe='')}", missing=ContactUnavailable("the scheduler has no such patient")
+            f"/api/patients/{quote(patient_id, safe='')}",
+            missing=ContactUnavailable("the scheduler has no such patient"),
         )
         return Contact(
             patient_id=document["id"],
@@ -50,7 +53,8 @@ class SchedulerDirectory:
         if not is_id(session_id):  # the contract refuses such ids already; a path is never built from one
             raise EscortUnavailable("the session id is not an id")
         document = self._get(
-            f"/api/sessions/{quote(session_id, safe='')}", missing=EscortUnavailable("the scheduler has no such session")
+            f"/api/sessions/{quote(session_id, safe='')}",
+            missing=EscortUnavailable("the scheduler has no such session"),
         )
         ride_home = document.get("ride_home") or {}
         if ride_home.get("mode") != "escort" or not ride_home.get("escort_phone"):
@@ -66,7 +70,9 @@ class SchedulerDirectory:
         with self._lock:
             if self._clinic and time.monotonic() - self._clinic[0] < self._clinic_ttl:
                 return self._clinic[1]
-            document = self._get("/api/clinic", missing=SchedulerUnavailable("the scheduler has no clinic configuration"))
+            document = self._get(
+                "/api/clinic", missing=SchedulerUnavailable("the scheduler has no clinic configuration")
+            )
             facts = ClinicFacts(
                 name=document["name"],
                 time_zone=ZoneInfo(document["time_zone"]),

@@ -1,4 +1,5 @@
 """The notifications service's tables."""
+
 from sqlalchemy import Column, Index, MetaData, String, Table, Text, UniqueConstraint
 
 from shared.persistence import MessagingTables, UtcDateTime

@@ -2,6 +2,7 @@
 
 The link is a bearer credential: it goes into the message and nowhere else (no log line, no exception text).
 """
+
 from datetime import datetime
 from urllib.parse import quote, urlsplit
 

@@ -1,4 +1,5 @@
 """The notifications service's unit of work: messages, inbox and outbox in one transaction."""
+
 from sqlalchemy import Connection
 
 from shared.persistence import SqlUnitOfWork

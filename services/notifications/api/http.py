@@ -1,5 +1,6 @@
 """Routes of the notifications service's JSON API."""
-from typing import Callable
+
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, jsonify
 from marshmallow import EXCLUDE, RAISE, Schema, fields

@@ -1,4 +1,5 @@
 """Who a message goes to, as the scheduler knows them at the moment of sending. Never logged, never published."""
+
 from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo

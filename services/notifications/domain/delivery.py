@@ -1,4 +1,5 @@
 """The port through which messages leave the clinic: e-mail, SMS, or the database in development."""
+
 from typing import Protocol
 
 from .messages import Message

@@ -1,8 +1,10 @@
 """Messages to patients and their escorts: their wording, their state, and the events their sending causes."""
+
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from shared.contract import NOTIFICATION_FAILED, NOTIFICATION_SENT, Event, new_event
 

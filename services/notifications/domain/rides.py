@@ -1,7 +1,9 @@
 """What a ride home asks of notifications: which ride events call for a message to the escort, and the link port."""
+
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """Reading and validating the clinic configuration file (TOML) at start, with clear errors."""
+
 import os
 import re
 import tomllib
@@ -16,7 +17,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 # Chair and clinician ids travel in events and requests: the same pattern as every other id, matched whole.
 IDENTIFIER = validate.Regexp(
-    re.compile(rf"{ID_PATTERN}\Z"), error="Use letters, digits, '_' or '-', at most 64, starting with a letter or digit."
+    re.compile(rf"{ID_PATTERN}\Z"),
+    error="Use letters, digits, '_' or '-', at most 64, starting with a letter or digit.",
 )
 LONGEST_BLOCK_MINUTES = int(LONGEST_BLOCK.total_seconds() // 60)
 
@@ -70,7 +72,7 @@ class WeeklyHoursSchema(StrictSchema):
     def _no_overlap(self, data, **_):
         for day, intervals in data.items():
             ordered = sorted(intervals)
-            if any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:])):
+            if any(later[0] < earlier[1] for earlier, later in zip(ordered, ordered[1:], strict=False)):
                 raise ValidationError("Intervals of one day must not overlap.", day)
 
 
@@ -87,7 +89,9 @@ class TreatmentTypeSchema(StrictSchema):
     ride_home_required = fields.Boolean(required=True)
     intake_required = fields.Boolean(required=True)
     counts_as_intake = fields.Boolean(load_default=False)
-    minimum_notice_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=30 * 24 * 60))
+    minimum_notice_minutes = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=0, max=30 * 24 * 60)
+    )
     booking_horizon_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=731))
     minimum_spacing_hours = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=31 * 24))
 

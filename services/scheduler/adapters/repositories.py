@@ -1,8 +1,9 @@
 """Patients, sessions, series and idempotency keys in the scheduler's database."""
+
 import zlib
+from collections.abc import Iterable
 from contextlib import contextmanager
 from datetime import date, datetime
-from typing import Iterable
 
 from sqlalchemy import Connection, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError

@@ -1,4 +1,5 @@
 """The scheduler's tables."""
+
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, MetaData, String, Table, Text
 
 from shared.persistence import MessagingTables, UtcDateTime

@@ -1,4 +1,5 @@
 """The scheduler's unit of work: patients, sessions, series, idempotency keys and the outbox in one transaction."""
+
 from sqlalchemy import Connection
 
 from shared.persistence import SqlUnitOfWork

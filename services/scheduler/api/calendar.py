@@ -1,4 +1,5 @@
 """A session as an iCalendar entry for the patient: from arrival to the ride home."""
+
 from icalendar import Calendar, Event
 
 from ..domain.clinic import Clinic
@@ -15,7 +16,8 @@ def session_calendar(session: Session, clinic: Clinic) -> bytes:
     arrival = (session.starts_at - clinic.arrival_lead).astimezone(zone)
     pickup = session.recovery_ends_at.astimezone(zone)
     lines = [
-        f"Please arrive at {arrival:%H:%M} to check in; treatment starts at {session.starts_at.astimezone(zone):%H:%M}.",
+        f"Please arrive at {arrival:%H:%M} to check in; "
+        f"treatment starts at {session.starts_at.astimezone(zone):%H:%M}.",
         f"Pickup: {pickup:%H:%M} ({pickup:%A %d %B %Y}).",
     ]
     if session.ride_home.mode.value != "none":
@@ -28,7 +30,9 @@ def session_calendar(session: Session, clinic: Clinic) -> bytes:
     event.add("summary", f"{label} at {clinic.name}")
     event.add("location", clinic.name)
     event.add("description", "\n".join(lines))
-    event.add("status", "CANCELLED" if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW) else "CONFIRMED")
+    event.add(
+        "status", "CANCELLED" if session.status in (SessionStatus.CANCELLED, SessionStatus.NO_SHOW) else "CONFIRMED"
+    )
     calendar = Calendar()
     calendar.add("prodid", PRODUCT_ID)
     calendar.add("version", "2.0")

@@ -1,4 +1,5 @@
 """HTTP field types of the scheduler's API; ids, text and instants are the shared ones every service uses."""
+
 import re
 from contextvars import ContextVar
 from zoneinfo import ZoneInfo

@@ -1,8 +1,9 @@
 """Routes of the scheduler's JSON API: translate HTTP to use cases and back, nothing more."""
+
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
@@ -28,6 +29,7 @@ IDEMPOTENCY_KEY_LENGTH = 255
 
 def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], datetime]) -> Blueprint:
     api = Blueprint("scheduler_api", __name__)
+
     def dump(schema_class, value) -> dict:
         token = CLINIC_ZONE.set(clinic.time_zone)
         try:
@@ -75,9 +77,11 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             uow=uow_factory(),
             now=clock(),
         )
-        return jsonify(dump(schemas.PatientOut, _patient_document(patient, None))), 201, {
-            "Location": f"/api/patients/{patient.id}"
-        }
+        return (
+            jsonify(dump(schemas.PatientOut, _patient_document(patient, None))),
+            201,
+            {"Location": f"/api/patients/{patient.id}"},
+        )
 
     @api.get("/patients/<id:patient_id>")
     @operation("A patient and their intake", ok=(200, schemas.PatientOut), errors=(404,))
@@ -96,7 +100,11 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     def record_intake(patient_id: str):
         body = json_body(schemas.IntakeIn())
         intake = handlers.record_intake(
-            patient_id, completed_at=body["completed_at"], recorded_by=body["recorded_by"], uow=uow_factory(), now=clock()
+            patient_id,
+            completed_at=body["completed_at"],
+            recorded_by=body["recorded_by"],
+            uow=uow_factory(),
+            now=clock(),
         )
         return jsonify(dump(schemas.IntakeOut, intake)), 201
 
@@ -237,7 +245,9 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     )
     def discharge(session_id: str):
         body = json_body(schemas.DischargeIn()) if request.content_length else {"discharged_at": None}
-        session = handlers.discharge(session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock())
+        session = handlers.discharge(
+            session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock()
+        )
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/no-show")
@@ -347,5 +357,5 @@ def _clinic_document(clinic: Clinic) -> dict:
 def _hours_document(hours: WeeklyHours) -> dict[str, list[str]]:
     return {
         day: [f"{opens:%H:%M}-{'24:00' if closes == END_OF_DAY else f'{closes:%H:%M}'}" for opens, closes in intervals]
-        for day, intervals in zip(WEEKDAYS, hours.days)
+        for day, intervals in zip(WEEKDAYS, hours.days, strict=False)
     }

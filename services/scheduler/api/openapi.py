@@ -1,5 +1,6 @@
 """The scheduler's OpenAPI document: derived from its routes (each described beside it in http.py) and schemas, with
 the ids its clinic configuration knows as enums."""
+
 from flask import Flask
 
 from shared.web.openapi import build_document, json_content
@@ -79,7 +80,11 @@ def _with_clinic_ids(document: dict, clinic: Clinic) -> dict:
         schema["properties"] for name, schema in document["components"]["schemas"].items() if not name.endswith("Out")
     ]
     query_fields = [
-        {parameter["name"]: parameter["schema"] for parameter in operation.get("parameters", ()) if parameter["in"] == "query"}
+        {
+            parameter["name"]: parameter["schema"]
+            for parameter in operation.get("parameters", ())
+            if parameter["in"] == "query"
+        }
         for item in document["paths"].values()
         for method, operation in item.items()
         if method != "parameters"

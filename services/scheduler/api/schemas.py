@@ -1,4 +1,5 @@
 """Request and response bodies of the scheduler's API; the OpenAPI document is generated from these."""
+
 from datetime import timedelta
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
@@ -6,7 +7,16 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from ..domain.patients import ContactChannel
 from ..domain.rides import RideStatus
 from ..domain.sessions import CancelReason, SessionStatus
-from .fields import BoundedText, ClinicTime, E164Phone, Identifier, OffsetDateTime, PersonName, PlainText, RideHomeChoice
+from .fields import (
+    BoundedText,
+    ClinicTime,
+    E164Phone,
+    Identifier,
+    OffsetDateTime,
+    PersonName,
+    PlainText,
+    RideHomeChoice,
+)
 
 
 class StrictSchema(Schema):
@@ -114,7 +124,9 @@ class RescheduleIn(StrictSchema):
 
 class CancelIn(StrictSchema):
     reason = fields.Enum(CancelReason, by_value=True, required=True)
-    note = PlainText(load_default=None, allow_none=True, max_length=500, metadata={"description": "Kept in the scheduler only."})
+    note = PlainText(
+        load_default=None, allow_none=True, max_length=500, metadata={"description": "Kept in the scheduler only."}
+    )
 
 
 class CheckInIn(StrictSchema):
@@ -125,14 +137,17 @@ class CheckInIn(StrictSchema):
         max_length=300,
         metadata={
             "description": "Why the patient is checked in although the ride home is not confirmed (a ride arranged "
-            "by phone, say); recorded with the session. Without it, that check-in is refused (409 `ride_not_confirmed`)."
+            "by phone, say); recorded with the session. Without it, that check-in is refused "
+            "(409 `ride_not_confirmed`)."
         },
     )
 
 
 class DischargeIn(StrictSchema):
     discharged_at = OffsetDateTime(
-        load_default=None, allow_none=True, metadata={"description": "When the clinician released the patient; now if absent."}
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "When the clinician released the patient; now if absent."},
     )
 
 
@@ -223,7 +238,9 @@ class RideHomeOut(OutSchema):
     mode = fields.String(metadata={"description": "escort, provider, or none when the treatment needs no ride."})
     escort_name = fields.String(allow_none=True)
     escort_phone = fields.String(allow_none=True)
-    dropoff_address = fields.String(allow_none=True, metadata={"description": "Where a provider ride takes the patient."})
+    dropoff_address = fields.String(
+        allow_none=True, metadata={"description": "Where a provider ride takes the patient."}
+    )
 
 
 class SessionOut(OutSchema):

@@ -1,7 +1,8 @@
 """The clinic as configured: its time zone, hours, chairs, clinicians and the treatments it gives."""
+
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property, lru_cache
-from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 # A session's treatment, recovery and turnover fit within a day; schedules look back no further for sessions.
@@ -30,7 +31,9 @@ END_OF_DAY = time.max  # "24:00": closing at midnight
 
 @lru_cache(maxsize=65536)  # every slot list asks for each day of its window, for the clinic and each clinician
 def _intervals_on(hours: WeeklyHours, day: date, zone: ZoneInfo) -> tuple[tuple[datetime, datetime], ...]:
-    return tuple((_instant(day, opens, zone), _closing(day, closes, zone)) for opens, closes in hours.days[day.weekday()])
+    return tuple(
+        (_instant(day, opens, zone), _closing(day, closes, zone)) for opens, closes in hours.days[day.weekday()]
+    )
 
 
 def _closing(day: date, wall: time, zone: ZoneInfo) -> datetime:
@@ -41,7 +44,7 @@ def _closing(day: date, wall: time, zone: ZoneInfo) -> datetime:
 
 def _instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     # fold=0 (PEP 495): a wall time the spring change skips moves forward by the gap; a repeated one is the first.
-    return datetime.combine(day, wall, tzinfo=zone).astimezone(timezone.utc)
+    return datetime.combine(day, wall, tzinfo=zone).astimezone(UTC)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """Patients and how to reach them. Contact details stay in the scheduler; events carry the patient's id only."""
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum

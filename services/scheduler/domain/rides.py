@@ -3,6 +3,7 @@
 Transport publishes a ``ride.*`` event for every change of a ride. Retries and dead-letter replays can deliver them
 out of order, so a report older than the one already applied changes nothing: the newest report wins.
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -53,9 +54,7 @@ class RideReport:
     occurred_at: datetime
 
 
-def ride_status_after(
-    current: RideStatus | None, current_at: datetime | None, report: RideReport
-) -> RideStatus | None:
+def ride_status_after(current: RideStatus | None, current_at: datetime | None, report: RideReport) -> RideStatus | None:
     """The session's ride status once ``report`` is applied, or None when the report changes nothing."""
     if current_at is not None and report.occurred_at < current_at:
         return None

@@ -5,15 +5,16 @@ the treatment part, and its patient from the start of treatment to the end of re
 answers for one start time; ``Schedule.open_starts`` asks ``place`` for every start on the clinic's grid,
 so a listed start can be booked and an unlisted one cannot.
 """
+
 from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from itertools import accumulate, repeat
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import NamedTuple
 
 from .clinic import Clinic, Clinician, TreatmentType
 from .errors import InvalidRequest, Refused
-
 
 MINUTE = timedelta(minutes=1)
 
@@ -173,7 +174,7 @@ class Schedule:
             )
 
     def check_start(self, treatment: TreatmentType, starts_at: datetime, field: str = "starts_at") -> date:
-        """The local day of a start in the future, within the horizon, on the clinic's grid; else an invalid ``field``."""
+        """The local day of a start in the future, within the horizon, on the clinic's grid; else invalid ``field``."""
         if starts_at <= self.now:
             raise InvalidRequest({field: ["Sessions can only be booked in the future."]})
         if starts_at > self.now + treatment.booking_horizon:
@@ -200,10 +201,13 @@ class Schedule:
         first, last = starts[0], starts[-1]
         days = self.clinic.local_days(first, last)
         opening = [(True, [hours for day in days for hours in self.clinic.opening_on(day)])]
-        chairs = [(chair, self._chairs[chair].gaps(first, last + treatment.chair_hold))
-                  for chair in ((chair_id,) if chair_id is not None else self.clinic.chairs)]
-        clinicians = [(clinician, self._working_gaps(clinician, days))
-                      for clinician in self._chosen_clinicians(clinician_id)]
+        chairs = [
+            (chair, self._chairs[chair].gaps(first, last + treatment.chair_hold))
+            for chair in ((chair_id,) if chair_id is not None else self.clinic.chairs)
+        ]
+        clinicians = [
+            (clinician, self._working_gaps(clinician, days)) for clinician in self._chosen_clinicians(clinician_id)
+        ]
         open_for = _first_with_room(starts, opening, treatment.in_chair)
         chair_for = _first_with_room(starts, chairs, treatment.chair_hold)
         clinician_for = _first_with_room(starts, clinicians, treatment.treatment)
@@ -211,7 +215,7 @@ class Schedule:
         intake_missing = patient is not None and _intake_refusal(treatment, patient)
         earliest = self.now + treatment.minimum_notice
         outcomes: list[Placement | Refused] = []
-        for starts_at, is_open, chair, clinician in zip(starts, open_for, chair_for, clinician_for):
+        for starts_at, is_open, chair, clinician in zip(starts, open_for, chair_for, clinician_for, strict=False):
             refused = intake_missing or (
                 patient is not None and _patient_refusal(self.clinic, treatment, patient, starts_at)
             )
@@ -366,7 +370,9 @@ def _patient_refusal(clinic: Clinic, treatment: TreatmentType, patient: PatientR
 
 def _first_on_grid(opens: datetime, zone, slot_minutes: int) -> datetime:
     local = opens.astimezone(zone)
-    aligned = local.replace(second=0, microsecond=0) - timedelta(minutes=(local.hour * 60 + local.minute) % slot_minutes)
+    aligned = local.replace(second=0, microsecond=0) - timedelta(
+        minutes=(local.hour * 60 + local.minute) % slot_minutes
+    )
     if aligned < local:
         aligned += timedelta(minutes=slot_minutes)
     return aligned.astimezone(opens.tzinfo)

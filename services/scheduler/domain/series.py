@@ -1,6 +1,7 @@
 """An induction series: several treatments spread over a few weeks, placed all together or not at all."""
+
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from .clinic import Clinic, TreatmentType
 from .errors import InvalidRequest, Refused
@@ -48,7 +49,8 @@ def plan_series(
     if unplaced:
         raise Refused(
             "series_not_placeable",
-            f"Only {len(placed)} of the {request.count} sessions fit within {request.within_days} days; none was booked.",
+            f"Only {len(placed)} of the {request.count} sessions fit within {request.within_days} days; "
+            "none was booked.",
             {
                 "placed": placed,
                 "unplaced": [
@@ -110,8 +112,8 @@ def _alternatives_after(
 
 def _open_starts_on(schedule: Schedule, treatment: TreatmentType, patient: PatientRecord, day: date) -> list[Placement]:
     clinic = schedule.clinic
-    starts = datetime.combine(day, time(0), tzinfo=clinic.time_zone).astimezone(timezone.utc)
-    ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=clinic.time_zone).astimezone(timezone.utc)
+    starts = datetime.combine(day, time(0), tzinfo=clinic.time_zone).astimezone(UTC)
+    ends = datetime.combine(day + timedelta(days=1), time(0), tzinfo=clinic.time_zone).astimezone(UTC)
     return schedule.open_starts(treatment, starts, ends, patient=patient)
 
 
@@ -125,4 +127,4 @@ def _closest_to(clinic: Clinic, options: list[Placement], preferred_time: time) 
 
 
 def _at(clinic: Clinic, day: date, wall: time) -> datetime:
-    return datetime.combine(day, wall, tzinfo=clinic.time_zone).astimezone(timezone.utc)
+    return datetime.combine(day, wall, tzinfo=clinic.time_zone).astimezone(UTC)

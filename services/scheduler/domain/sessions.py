@@ -3,6 +3,7 @@
 A session is a treatment followed by a recovery buffer in the same chair, then a cleaning turnover.
 Every step checks ``TRANSITIONS``: a step that is not listed for the session's status is refused.
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -198,7 +199,11 @@ class Session:
         self.cancel_note = note
         self.late_cancellation = self.starts_at - now < clinic.late_cancellation_window
         # The note may name people; only the reason code travels.
-        return [self._event(SESSION_CANCELLED, reason=reason.value, cancelled_at=now, late_cancellation=self.late_cancellation)]
+        return [
+            self._event(
+                SESSION_CANCELLED, reason=reason.value, cancelled_at=now, late_cancellation=self.late_cancellation
+            )
+        ]
 
     def check_in(self, *, clinic: Clinic, now: datetime, override_reason: str | None = None) -> list[Event]:
         """The patient arrived. Nobody may drive after treatment: while a ride home is needed and not confirmed, only
@@ -268,10 +273,14 @@ class Session:
         return [self._event(SESSION_NO_SHOW, starts_at=self.starts_at, recorded_at=now)]
 
     def _event(self, event_type, **data) -> Event:
-        return new_event(event_type, {"session_id": self.id, "patient_id": self.patient_id, **data}, correlation_id=self.id)
+        return new_event(
+            event_type, {"session_id": self.id, "patient_id": self.patient_id, **data}, correlation_id=self.id
+        )
 
 
-def book(request: BookingRequest, placement: Placement, *, clinic: Clinic, now: datetime) -> tuple[Session, list[Event]]:
+def book(
+    request: BookingRequest, placement: Placement, *, clinic: Clinic, now: datetime
+) -> tuple[Session, list[Event]]:
     """A new session in the placement the schedule found for it."""
     treatment = treatment_type_of(clinic, request.treatment_type)
     session = Session(

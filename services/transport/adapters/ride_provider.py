@@ -131,7 +131,9 @@ class RideProviderClient:
         if response.status_code in (401, 403):
             # Our key is wrong or revoked: no ride's fault, and every ride would be refused alike. Kept as
             # unavailable, the requests wait (the rides show at risk) until the key is fixed, then go through.
-            raise ProviderUnavailable(f"ride provider {operation}: our credentials were refused ({response.status_code})")
+            raise ProviderUnavailable(
+                f"ride provider {operation}: our credentials were refused ({response.status_code})"
+            )
         if response.status_code >= 400:
             raise _refusal(response)
         return _ride(response, operation)

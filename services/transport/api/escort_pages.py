@@ -6,8 +6,8 @@ keeps, under a policy that runs no script.
 """
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, render_template, request

@@ -1,7 +1,7 @@
 """Routes of the transport service's JSON API: translate HTTP to use cases and back, nothing more."""
 
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
-from typing import Callable
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Flask, jsonify

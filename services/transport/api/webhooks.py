@@ -2,8 +2,8 @@
 key. Anything that does not verify is a 4xx that changes nothing and logs only why, never the body."""
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask import Blueprint, jsonify, request
 

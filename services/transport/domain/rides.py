@@ -5,10 +5,11 @@ provider confirms (or declines) it; a reschedule asks again in a new *round*; th
 provider's completion closes it. A step the table does not list for the ride's status is refused (``Refused``).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any
 
 from shared.contract import (
     RIDE_AT_RISK,
