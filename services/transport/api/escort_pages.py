@@ -20,7 +20,9 @@ from ..domain.escort import MESSAGES, EscortAction, LinkNotOpen, LinkState
 
 log = logging.getLogger(__name__)
 
-CONTENT_SECURITY_POLICY = "default-src 'none'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 PRIVATE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "no-referrer",
@@ -42,7 +44,13 @@ INVALID_LINK = "This link is not valid. Please use the link in the clinic's mess
 def create_escort_pages(
     *, uow_factory: Callable, tokens: EscortTokens, directory, clinic_zone: ZoneInfo, clock: Callable[[], datetime]
 ) -> Blueprint:
-    pages = Blueprint("escort_pages", __name__, template_folder="../templates")
+    pages = Blueprint(
+        "escort_pages",
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        static_url_path="/rides/static",
+    )
 
     @pages.after_request
     def _private(response: Response) -> Response:
