@@ -10,6 +10,7 @@ Dependencies go into .venv beside this file, reinstalled whenever pyproject.toml
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -34,6 +35,23 @@ def install() -> None:
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"], check=True)
     STAMP.write_text(wanted)
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def ensure_browser() -> None:
+    """Pages are tested in a real headless Chromium: Debian's package, installed here when it is missing."""
+    if any(shutil.which(name) for name in CHROMIUM_NAMES):
+        return
+    if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("installing Chromium (Debian's chromium package) ...", flush=True)
+        quiet = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=quiet)
+        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=True, env=quiet)
+    else:
+        print("Chromium is missing and cannot be installed from here: install it (Debian: `apt-get install chromium`);")
+        print("the browser tests fail without it.", flush=True)
 
 
 # What every change must pass before the tests run; their settings are in pyproject.toml.
@@ -63,6 +81,8 @@ def main(argv: list[str]) -> int:
     os.chdir(ROOT)
     if command == "up":
         return subprocess.call([str(PYTHON), "-m", "services"])
+    if command == "test":
+        ensure_browser()
     checked = static_checks()
     if command == "check" or checked != 0:
         return checked
