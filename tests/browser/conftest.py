@@ -1,7 +1,9 @@
 """A real headless Chromium for the pages: Debian's, installed by ``python3 dev.py test`` when it is missing."""
+
 import shutil
 
 import pytest
+from integration.test_transport_escort_and_at_risk import served  # noqa: F401 - transport served over HTTP
 from playwright.sync_api import sync_playwright
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")

@@ -3,7 +3,7 @@ policy refuses, and the confirm button confirms the ride once; the link opened a
 
 import pytest
 import requests
-from integration.test_transport_escort_and_at_risk import book, link, served, uow_of  # noqa: F401 (fixture)
+from integration.test_transport_escort_and_at_risk import book, link, uow_of
 
 from services.transport import handlers
 from services.transport.domain.rides import RideStatus
