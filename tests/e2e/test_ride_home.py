@@ -2,18 +2,14 @@
 with an escort; the escort's text carries a link; opening it changes nothing; check-in waits for the ride; the
 escort confirms on the page; check-in goes through; the discharge dispatches the ride and calls the escort in."""
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from e2e.test_services_as_processes import _drain, api, eventually, free_port
+from e2e.test_services_as_processes import _drain, api, eventually, services_as_processes
 
 pytestmark = pytest.mark.e2e
 
@@ -67,50 +63,12 @@ minimum_spacing_hours = 0
 @pytest.fixture
 def system(vhost, postgres_url, tmp_path):
     zone = midday_zone()
-    ports = {name: free_port() for name in ("scheduler", "transport", "notifications")}
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-    processes, logs = {}, {}
-    for name, port in ports.items():
-        env = {
-            **os.environ,
-            "BROKER_URL": vhost.url,
-            "DATABASE_URL": postgres_url,
-            "PORT": str(port),
-            "SERVICE_TOKEN": TOKEN,
-            "SCHEDULER_URL": urls["scheduler"],
-            "TRANSPORT_URL": urls["transport"],
-            "TRANSPORT_PUBLIC_URL": urls["transport"],
-            "CLINIC_CONFIG": str(clinic_file(tmp_path / "clinic.toml", zone)),
-            "CLINIC_TIME_ZONE": zone.key,
-            "LOG_LEVEL": "DEBUG",
-        }
-        logs[name] = tmp_path / f"{name}.log"
-        processes[name] = subprocess.Popen(
-            [sys.executable, "-m", f"services.{name}"],
-            cwd=ROOT,
-            env=env,
-            stdout=logs[name].open("w"),
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for name, url in urls.items():
-            eventually(
-                lambda name=name, url=url: (
-                    processes[name].poll() is None
-                    and requests.get(f"{url}/healthz", timeout=2).json().get("consuming", True)
-                ),
-                what=f"{name} becoming healthy (log: {logs[name]})",
-                deadline=60,
-            )
+    clinic = clinic_file(tmp_path / "clinic.toml", zone)
+    with services_as_processes(vhost, postgres_url, tmp_path, CLINIC_CONFIG=str(clinic), CLINIC_TIME_ZONE=zone.key) as (
+        urls,
+        logs,
+    ):
         yield urls, logs, vhost, zone
-    finally:
-        for process in processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process in processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def next_start(zone: ZoneInfo) -> datetime:

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -60,9 +61,12 @@ def eventually(probe, *, what: str, deadline: float = 45.0):
     pytest.fail(f"{what} did not happen; last seen: {last!r}")
 
 
-@pytest.fixture
-def system(vhost, postgres_url, tmp_path):
+@contextmanager
+def services_as_processes(vhost, postgres_url: str, tmp_path: Path, **settings: str):
+    """The three services, each a process of its own on one broker vhost and one database; ``settings`` add to the
+    environment each is started with. Yields their URLs and log files; stops them with SIGTERM."""
     ports = {name: free_port() for name in ("scheduler", "transport", "notifications")}
+    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     processes, logs = {}, {}
     for name, port in ports.items():
         env = {
@@ -71,8 +75,11 @@ def system(vhost, postgres_url, tmp_path):
             "DATABASE_URL": postgres_url,  # one database; each service keeps its tables in a schema of its own
             "PORT": str(port),
             "SERVICE_TOKEN": TOKEN,
-            "SCHEDULER_URL": f"http://127.0.0.1:{ports['scheduler']}",
+            "SCHEDULER_URL": urls["scheduler"],
+            "TRANSPORT_URL": urls["transport"],
+            "TRANSPORT_PUBLIC_URL": urls["transport"],
             "LOG_LEVEL": "DEBUG",
+            **settings,
         }
         logs[name] = tmp_path / f"{name}.log"
         processes[name] = subprocess.Popen(
@@ -82,7 +89,6 @@ def system(vhost, postgres_url, tmp_path):
             stdout=logs[name].open("w"),
             stderr=subprocess.STDOUT,
         )
-    urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
     try:
         for name, url in urls.items():
             eventually(
@@ -93,7 +99,7 @@ def system(vhost, postgres_url, tmp_path):
                 what=f"{name} becoming healthy (log: {logs[name]})",
                 deadline=60,
             )
-        yield urls, logs, vhost
+        yield urls, logs
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
@@ -102,6 +108,12 @@ def system(vhost, postgres_url, tmp_path):
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+@pytest.fixture
+def system(vhost, postgres_url, tmp_path):
+    with services_as_processes(vhost, postgres_url, tmp_path) as (urls, logs):
+        yield urls, logs, vhost
 
 
 def open_nine_oclock_starts(scheduler_url: str, days_ahead: int) -> list[datetime]:
@@ -163,16 +175,11 @@ def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellat
     assert rides[0]["status"] == "requested"
     assert datetime.fromisoformat(rides[0]["pickup_at"]) == datetime.fromisoformat(session["recovery_ends_at"])
 
-    messages = eventually(
-        lambda: [
-            m
-            for m in api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session["id"]}).json()[
-                "messages"
-            ]
-            if m["status"] == "sent"
-        ],
-        what="the notifications service sending preparation instructions",
-    )
+    def sent_to_patient():
+        reply = api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session["id"]})
+        return [m for m in reply.json()["messages"] if m["status"] == "sent" and m["recipient"] == "patient"]
+
+    messages = eventually(sent_to_patient, what="the notifications service sending preparation instructions")
     assert [m["kind"] for m in messages] == ["preparation_instructions"]
     assert messages[0]["channel"] == "sms"
     assert "light meal" in messages[0]["body"]
