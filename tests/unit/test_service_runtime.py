@@ -1,5 +1,6 @@
 """A service's runtime: its HTTP server starts on a free port and stops cleanly, however often."""
 
+import os
 import socket
 import threading
 
@@ -43,3 +44,18 @@ def test_stopping_twice_is_harmless_and_touches_no_file_that_reused_the_servers_
     for handle in files:
         handle.close()
     assert [(tmp_path / f"file-{n}").read_bytes() for n in range(4)] == [b""] * 4
+
+
+def test_a_server_whose_wake_up_pipe_was_closed_under_it_still_stops_and_closes_its_port():
+    runtime = ServiceRuntime("runtime-test", app(), "127.0.0.1", 0)
+    runtime.start()
+    assert requests.get(f"http://127.0.0.1:{runtime.port}/health", timeout=10).status_code == 200
+    trigger = runtime._server.trigger
+    os.close(trigger.trigger)  # as the descriptor closed by someone else was, once, in CI
+
+    runtime.stop(timeout=10)
+
+    runtime._http_thread.join(10)
+    assert not runtime._http_thread.is_alive()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", runtime.port)) != 0, "the port still accepts connections"
