@@ -16,6 +16,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from services.notifications.adapters.channels import channels_from_environment
+from services.notifications.adapters.email_smtp import SmtpChannel
+from services.notifications.adapters.sms_gateway import SmsGatewayChannel
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 COMPOSE_SPEC_SCHEMA = "vendor.compose-spec"
@@ -218,3 +222,79 @@ def test_no_service_of_the_clinic_waits_for_the_simulator():
     # Outside the development profile the simulator does not exist: a service depending on it could not start.
     for name, service in application_services(load_compose()).items():
         assert SIMULATOR_SERVICE not in dependencies_of(service), name
+
+
+SMS_SIMULATOR_SERVICE = "sms-gateway"
+MAIL_CATCHER_SERVICE = "mailpit"
+
+
+def development_services(compose: dict) -> dict[str, dict]:
+    return {name: spec for name, spec in compose["services"].items() if DEVELOPMENT_PROFILE in spec.get("profiles", [])}
+
+
+def notifications_defaults() -> dict[str, str]:
+    """Notifications' environment as compose gives it when none of the variables is set on the host."""
+    environment = load_compose()["services"]["notifications"]["environment"]
+    return {name: default_of(str(value)) for name, value in environment.items()}
+
+
+def test_the_sms_gateway_simulator_and_the_mail_catcher_run_only_in_the_development_profile():
+    services = load_compose()["services"]
+
+    assert {SIMULATOR_SERVICE, SMS_SIMULATOR_SERVICE, MAIL_CATCHER_SERVICE} <= set(development_services(load_compose()))
+    assert services[SMS_SIMULATOR_SERVICE]["profiles"] == [DEVELOPMENT_PROFILE]
+    assert services[MAIL_CATCHER_SERVICE]["profiles"] == [DEVELOPMENT_PROFILE]
+    assert command_as_list(services[SMS_SIMULATOR_SERVICE]["command"]) == ["python", "-m", "simulators.sms_gateway"]
+
+
+def test_the_sms_gateway_simulator_has_a_healthcheck_on_its_own_port():
+    simulator = load_compose()["services"][SMS_SIMULATOR_SERVICE]
+
+    assert "/healthz" in " ".join(simulator["healthcheck"]["test"])
+    assert simulator["ports"] == [f"8005:{port_published_for(simulator)}"]
+
+
+def test_the_mail_catcher_is_mailpit_with_its_smtp_port_its_web_page_and_a_healthcheck():
+    mailpit = load_compose()["services"][MAIL_CATCHER_SERVICE]
+
+    assert mailpit["image"].split(":")[0] == "axllent/mailpit"
+    assert set(mailpit["ports"]) == {"1025:1025", "8025:8025"}
+    assert mailpit["healthcheck"]["test"] == ["CMD", "/mailpit", "readyz"]
+
+
+def test_notifications_sends_its_email_to_the_mail_catcher_unless_told_otherwise():
+    environment = load_compose()["services"]["notifications"]["environment"]
+    url = urlsplit(notifications_defaults()["SMTP_URL"])
+
+    assert (url.scheme, url.hostname, url.port) == ("smtp", MAIL_CATCHER_SERVICE, 1025)
+    for name in ("SMTP_URL", "SMTP_FROM"):
+        assert environment[name].startswith(f"${{{name}:-"), f"{name} must be settable from the environment"
+
+
+def test_notifications_sends_its_texts_to_the_sms_gateway_simulator_unless_told_otherwise():
+    services = load_compose()["services"]
+    notifications, simulator = services["notifications"]["environment"], services[SMS_SIMULATOR_SERVICE]["environment"]
+    url = urlsplit(notifications_defaults()["SMS_GATEWAY_URL"])
+
+    assert (url.scheme, url.hostname, url.port) == (
+        "http",
+        SMS_SIMULATOR_SERVICE,
+        port_published_for(services[SMS_SIMULATOR_SERVICE]),
+    )
+    assert notifications["SMS_GATEWAY_URL"].startswith("${SMS_GATEWAY_URL:-")
+    assert notifications["SMS_GATEWAY_TOKEN"] == simulator["SMS_GATEWAY_TOKEN"]
+    assert notifications["SMS_GATEWAY_TOKEN"].startswith("${SMS_GATEWAY_TOKEN:-")
+
+
+def test_notifications_development_defaults_start_the_real_channels():
+    channels = channels_from_environment(notifications_defaults())
+
+    assert isinstance(channels["email"], SmtpChannel)
+    assert isinstance(channels["sms"], SmsGatewayChannel)
+
+
+def test_no_service_of_the_clinic_waits_for_a_development_peer():
+    # Outside the development profile these do not exist: a service depending on one could not start.
+    compose = load_compose()
+    for name, service in application_services(compose).items():
+        assert not set(development_services(compose)) & set(dependencies_of(service)), name
