@@ -1,7 +1,12 @@
-"""The notifications service's composition root: builds the real adapters, or takes fakes from tests."""
+"""The notifications service's composition root: builds the real adapters, or takes fakes from tests.
+
+Nothing connects here but the database (migrations); the channels and the templates are checked here, so a bad
+setting or a template with an error refuses the start. The consumer, the relay and the delivery worker connect when
+the runtime starts them.
+"""
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -16,33 +21,40 @@ from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
 from .adapters import tables
-from .adapters.gateways import HttpGateway, KeepInDatabase
+from .adapters.channels import channels_from_environment
+from .adapters.local_outbox import LocalOutboxChannel
 from .adapters.scheduler_directory import SchedulerDirectory
-from .adapters.transport_links import DEFAULT_TRANSPORT_URL, TransportLinks
+from .adapters.templates import TemplateLibrary
+from .adapters.transport_links import TransportLinks
 from .adapters.unit_of_work import NotificationsUnitOfWork
 from .api.http import build_openapi, create_api
+from .api.outbox_page import create_outbox_page
 from .consumer import event_handlers
-from .domain.delivery import Gateway
+from .delivery_worker import DeliveryWorker, Directory, Peers
+from .domain.outgoing import Channel
 from .domain.rides import EscortLinks
+from .domain.wording import Templates
+from .settings import NotificationSettings
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
-
-
-def default_gateway() -> Gateway:
-    url = os.environ.get("NOTIFY_GATEWAY_URL")
-    return HttpGateway(url, os.environ.get("NOTIFY_GATEWAY_TOKEN")) if url else KeepInDatabase()
 
 
 def bootstrap(
     settings: Settings,
     *,
+    notifications: NotificationSettings | None = None,
     publisher_factory: Callable[[], EventPublisher] | None = None,
-    gateway: Gateway | None = None,
-    directory=None,
+    channels: Mapping[str, Channel] | None = None,
+    templates: Templates | None = None,
+    directory: Directory | None = None,
     links: EscortLinks | None = None,
     clock: Callable[[], datetime] = utcnow,
     retry: RetryPolicy | None = None,
+    delivery_poll_interval: float = 1.0,
 ) -> ServiceRuntime:
+    notifications = notifications or NotificationSettings.from_environment()
+    channels = channels if channels is not None else channels_from_environment(os.environ)
+    templates = templates or TemplateLibrary.from_environment(os.environ)
     engine, relay = open_service_database(
         service=SERVICE_NAME,
         database_url=settings.database_url,
@@ -51,29 +63,38 @@ def bootstrap(
         tables=tables.messaging,
         publisher_factory=publisher_factory,
     )
+    wake: list[Callable[[], None]] = []
 
     def uow_factory() -> NotificationsUnitOfWork:
-        return NotificationsUnitOfWork(engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify)
+        return NotificationsUnitOfWork(
+            engine, tables.messaging, SERVICE_NAME, on_commit=relay.notify, on_planned=lambda: [w() for w in wake]
+        )
 
-    handlers = event_handlers(
-        uow_factory,
-        directory or SchedulerDirectory(settings.scheduler_url, settings.service_token),
-        gateway or default_gateway(),
-        clock,
-        links or TransportLinks(os.environ.get("TRANSPORT_URL") or DEFAULT_TRANSPORT_URL, settings.service_token),
+    peers = Peers(
+        directory=directory or SchedulerDirectory(settings.scheduler_url, settings.service_token),
+        links=links or TransportLinks(notifications.transport_url, settings.service_token),
+        channels=channels,
+        templates=templates,
+        respect=notifications.respect,
     )
+    worker = DeliveryWorker(uow_factory, peers, clock=clock, poll_interval=delivery_poll_interval)
+    wake.append(worker.notify)
     consumer = EventConsumer(
         settings.broker_url,
         CLINIC_TOPOLOGY,
         NOTIFICATIONS_QUEUE,
-        handlers,
+        event_handlers(uow_factory, notifications.policy, clock),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
     )
+    zone = notifications.clinic_time_zone
     app = create_service_app(
         __name__,
-        create_api(uow_factory=uow_factory),
+        create_api(uow_factory=uow_factory, clinic_zone=zone),
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
     )
+    local_only = all(isinstance(channel, LocalOutboxChannel) for channel in channels.values())
+    app.register_blueprint(create_outbox_page(uow_factory=uow_factory, clinic_zone=zone, enabled=local_only))
     serve_api_reference(app, build_openapi(app))
-    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])
+    # The relay stays first: tests and ops find it there.
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer, worker])

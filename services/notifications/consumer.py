@@ -1,30 +1,19 @@
-"""The notifications service's thin consumer: which use case handles which event."""
+"""The notifications service's thin consumer: every event it is bound to only plans messages."""
 
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.contract import RIDE_DISPATCHED, RIDE_REQUESTED, RIDE_RESCHEDULED, SESSION_BOOKED, Event
+from shared.contract import Event
+from shared.messaging.topology import NOTIFICATIONS_QUEUE
 
 from . import handlers
-from .domain.delivery import Gateway
-from .domain.rides import EscortLinks
+from .domain.planning import Policy
 
 
 def event_handlers(
-    uow_factory: Callable, directory, gateway: Gateway, clock: Callable[[], datetime], links: EscortLinks
+    uow_factory: Callable, policy: Policy, clock: Callable[[], datetime]
 ) -> dict[str, Callable[[Event], None]]:
-    def ask_the_escort(event: Event) -> None:
-        handlers.send_escort_ride_request(
-            event, uow_factory=uow_factory, directory=directory, links=links, gateway=gateway, clock=clock
-        )
+    def plan(event: Event) -> None:
+        handlers.plan_messages(event, uow_factory=uow_factory, policy=policy, clock=clock)
 
-    return {
-        SESSION_BOOKED.name: lambda event: handlers.send_preparation_instructions(
-            event, uow_factory=uow_factory, directory=directory, gateway=gateway, clock=clock
-        ),
-        RIDE_REQUESTED.name: ask_the_escort,
-        RIDE_RESCHEDULED.name: ask_the_escort,
-        RIDE_DISPATCHED.name: lambda event: handlers.send_escort_patient_ready(
-            event, uow_factory=uow_factory, directory=directory, gateway=gateway, clock=clock
-        ),
-    }
+    return {event_type: plan for event_type in NOTIFICATIONS_QUEUE.routing_keys}

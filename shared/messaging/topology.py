@@ -67,7 +67,19 @@ TRANSPORT_QUEUE = QueueSpec(
     binds=(SESSION_BOOKED, SESSION_RESCHEDULED, SESSION_CANCELLED, SESSION_NO_SHOW, SESSION_DISCHARGED),
 )
 NOTIFICATIONS_QUEUE = QueueSpec(
-    "notifications.events", binds=(SESSION_BOOKED, RIDE_REQUESTED, RIDE_RESCHEDULED, RIDE_DISPATCHED)
+    "notifications.events",
+    binds=(
+        SESSION_BOOKED,
+        SESSION_RESCHEDULED,
+        SESSION_CANCELLED,
+        SESSION_NO_SHOW,
+        SESSION_DISCHARGED,
+        RIDE_REQUESTED,
+        RIDE_RESCHEDULED,
+        RIDE_CONFIRMED,
+        RIDE_AT_RISK,
+        RIDE_DISPATCHED,
+    ),
 )
 # The scheduler keeps each session's ride status from these, for the check-in gate and the front desk.
 SCHEDULER_QUEUE = QueueSpec(

@@ -1,4 +1,4 @@
-"""The escort's confirmation link, asked of transport's API when the message is written.
+"""The escort's confirmation link, asked of transport's API when the escort's message is sent.
 
 The link is a bearer credential: it goes into the message and nowhere else (no log line, no exception text).
 """
@@ -9,28 +9,25 @@ from urllib.parse import quote, urlsplit
 import requests
 
 from shared.contract.fields import is_id
-from shared.messaging.errors import PoisonMessage
 from shared.service_client import service_session
 
 from ..domain.rides import EscortLink, NoLongerAwaitingEscort
 from .scheduler_directory import RETRIES, TIMEOUT
 
-DEFAULT_TRANSPORT_URL = "http://127.0.0.1:8002"
-
 
 class TransportUnavailable(Exception):
-    """Transport gave no link (down, failing, or not yet committed the ride): the event is tried again later."""
+    """Transport gave no link (down, failing, or not yet committed the ride): the message is tried again later."""
 
 
 class TransportLinks:
     def __init__(self, base_url: str, token: str, *, session: requests.Session | None = None):
         self._base_url = base_url.rstrip("/")
-        # Same bounds as the scheduler's: the handler holds its message while it waits.
+        # Same bounds as the scheduler's: the delivery worker waits on this answer.
         self._session = session or service_session(token, retries=RETRIES, timeout=TIMEOUT)
 
     def escort_link(self, ride_id: str) -> EscortLink:
         if not is_id(ride_id):  # the contract refuses such ids already; a path is never built from one
-            raise PoisonMessage("the ride id is not an id")
+            raise NoLongerAwaitingEscort()
         try:
             response = self._session.get(f"{self._base_url}/api/rides/{quote(ride_id, safe='')}/escort-link")
         except requests.RequestException as exc:

@@ -1,8 +1,18 @@
-"""Who a message goes to, as the scheduler knows them at the moment of sending. Never logged, never published."""
+"""Who a message goes to and what it is about, as the scheduler knows them at the moment of sending.
+
+Never logged, never published: these carry names, phones and e-mail addresses.
+"""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from .outgoing import EMAIL, SMS
+from .wording import DEFAULT_LANGUAGE, LANGUAGES
+
+
+def _first(name: str) -> str:
+    return name.split()[0] if name.split() else name
 
 
 @dataclass(frozen=True)
@@ -12,13 +22,22 @@ class Contact:
     phone: str
     email: str | None
     preferred_channel: str
+    language: str = DEFAULT_LANGUAGE
+    reminders_opt_out: bool = False
+
+    def __repr__(self) -> str:
+        return f"Contact({self.patient_id!r})"
 
     @property
     def first_name(self) -> str:
-        return self.name.split()[0] if self.name.split() else self.name
+        return _first(self.name)
+
+    @property
+    def speaks(self) -> str:
+        return self.language if self.language in LANGUAGES else DEFAULT_LANGUAGE
 
     def address_for(self, channel: str) -> str | None:
-        return self.email if channel == "email" else self.phone
+        return (self.email if channel == EMAIL else self.phone) or None
 
 
 @dataclass(frozen=True)
@@ -41,17 +60,43 @@ class Escort:
     name: str
     phone: str
 
+    def __repr__(self) -> str:
+        return f"Escort(session={self.session_id!r})"
+
     @property
     def first_name(self) -> str:
-        return self.name.split()[0] if self.name.split() else self.name
+        return _first(self.name)
 
     def address_for(self, channel: str) -> str | None:
-        return self.phone if channel == "sms" else None
+        return self.phone if channel == SMS else None
+
+
+@dataclass(frozen=True)
+class SessionFacts:
+    """A session as the scheduler has it now: a message names the current time, or is not sent at all."""
+
+    session_id: str
+    patient_id: str
+    status: str  # booked, checked_in, in_treatment, discharged, cancelled, no_show
+    treatment_type: str
+    starts_at: datetime
+    treatment_ends_at: datetime
+    recovery_ends_at: datetime
+    ride_mode: str | None = None  # escort, provider, none
+    escort: Escort | None = None
+    discharged_at: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"SessionFacts({self.session_id!r}, {self.status!r})"
+
+    @property
+    def pickup_at(self) -> datetime:
+        return self.discharged_at or self.recovery_ends_at
 
 
 class ContactUnavailable(Exception):
     """The scheduler does not know this patient; the message can never be sent."""
 
 
-class EscortUnavailable(Exception):
-    """The scheduler knows no such session, or the session names no escort to ask; asking again will not change it."""
+class SessionUnknown(Exception):
+    """The scheduler does not know this session; the message can never be sent."""

@@ -1,28 +1,84 @@
-"""Messages to patients and their escorts: their wording, their state, and the events their sending causes."""
+"""A message is a durable intent: planned when an event arrives, sent by the delivery worker when it is due.
 
-from collections.abc import Mapping
+Its lifecycle is ``TRANSITIONS``; a step the table does not list for the message's status is refused. The text is
+rendered at send time (so it names the session as it is then) and kept, with the channel it went by, as the
+delivery log. ``last_error`` and ``cancel_reason`` are codes, never a patient's data.
+"""
+
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from shared.contract import NOTIFICATION_FAILED, NOTIFICATION_SENT, Event, new_event
 
-from .contacts import ClinicFacts, Contact, Escort
-from .rides import EscortLink
-
-PREPARATION_INSTRUCTIONS = "preparation_instructions"
-ESCORT_RIDE_REQUEST = "escort_ride_request"
-ESCORT_PATIENT_READY = "escort_patient_ready"
+from .outgoing import Receipt, ReceiptStatus
+from .wording import ESCORT_PATIENT_READY, ESCORT_RIDE_REQUEST, FOLLOW_UP, REMINDER, RIDE_AT_RISK, RIDE_CONFIRMATION
 
 PATIENT = "patient"
 ESCORT = "escort"
+FRONT_DESK = "front_desk"
+RECIPIENTS = (PATIENT, ESCORT, FRONT_DESK)
+
+# What a patient may opt out of; never the instructions, the notices of a change, nor anything about the ride home.
+OPTIONAL_KINDS = frozenset({REMINDER, FOLLOW_UP})
+# About the ride home: an SMS of these kinds is not held for quiet hours when the pickup is close.
+RIDE_HOME_KINDS = frozenset({ESCORT_RIDE_REQUEST, ESCORT_PATIENT_READY, RIDE_CONFIRMATION, RIDE_AT_RISK})
 
 
 class MessageStatus(StrEnum):
-    PENDING = "pending"
-    SENT = "sent"
+    SCHEDULED = "scheduled"  # waiting for its time (or for its next attempt)
+    SENDING = "sending"  # rendered and handed to a channel; the result is not recorded yet
+    SENT = "sent"  # the SMTP server or the SMS gateway took it
+    STORED = "stored"  # kept in the local outbox: nothing left the clinic
+    DELIVERED = "delivered"  # the gateway reports it reached the phone
     FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Step(StrEnum):
+    POSTPONE = "postpone"  # quiet hours, or a dependency down: the same intent, later
+    START = "start"
+    RETRY = "retry"  # the channel failed for a passing reason: back to waiting, with a backoff
+    FALL_BACK = "fall_back"  # the channel refused for good: the other channel, once
+    RECORD = "record"
+    FAIL = "fail"
+    CANCEL = "cancel"
+
+
+TRANSITIONS: dict[MessageStatus, dict[Step, MessageStatus]] = {
+    MessageStatus.SCHEDULED: {
+        Step.POSTPONE: MessageStatus.SCHEDULED,
+        Step.START: MessageStatus.SENDING,
+        Step.FAIL: MessageStatus.FAILED,  # nobody to send it to
+        Step.CANCEL: MessageStatus.CANCELLED,
+    },
+    # A message in flight is not cancelled: it may be out already, and its result is still to be recorded.
+    MessageStatus.SENDING: {
+        Step.RETRY: MessageStatus.SCHEDULED,
+        Step.FALL_BACK: MessageStatus.SENDING,
+        Step.RECORD: MessageStatus.SENT,  # or STORED, DELIVERED: what the channel's receipt says
+        Step.FAIL: MessageStatus.FAILED,
+    },
+    MessageStatus.SENT: {},
+    MessageStatus.STORED: {},
+    MessageStatus.DELIVERED: {},
+    MessageStatus.FAILED: {},
+    MessageStatus.CANCELLED: {},
+}
+
+RECEIPTS = {
+    ReceiptStatus.SENT: MessageStatus.SENT,
+    ReceiptStatus.STORED: MessageStatus.STORED,
+    ReceiptStatus.DELIVERED: MessageStatus.DELIVERED,
+}
+PENDING = frozenset({MessageStatus.SCHEDULED, MessageStatus.SENDING})
+
+
+class StepRefused(Exception):
+    def __init__(self, status: MessageStatus, step: Step):
+        super().__init__(f"a {status.value} message cannot {step.value}")
+        self.status = status
+        self.step = step
 
 
 @dataclass
@@ -31,31 +87,83 @@ class Message:
     session_id: str
     patient_id: str
     kind: str
-    channel: str
-    subject: str
-    body: str
+    channel: str | None  # chosen at send time; None until then
+    subject: str | None
+    body: str | None
     status: MessageStatus
     created_at: datetime
     sent_at: datetime | None = None
-    failure_reason: str | None = None
+    last_error: str | None = None
     recipient: str = PATIENT
-    # Which occasion of its kind this message is, for the session: "" for a kind sent once per session, the ride
-    # for the escort's call-in, the event that asked for each round of a ride request. Unique with session and kind.
+    # Which occasion of its kind this is for the session and recipient: "" for a kind sent once per session, the
+    # event that asked for it otherwise (a reminder adds its threshold). Unique with session, kind and recipient.
     dedupe_key: str = ""
+    due_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    attempts: int = 0
+    language: str | None = None
+    ride_id: str | None = None
+    # A code the wording needs at send time: a reminder's threshold ("48h"), a ride's at-risk label ("2h").
+    detail: str | None = None
+    cancel_reason: str | None = None
+    fell_back: bool = False
 
     @property
     def settled(self) -> bool:
-        return self.status is not MessageStatus.PENDING
+        return self.status not in PENDING
 
-    def mark_sent(self, *, now: datetime) -> list[Event]:
-        self.status = MessageStatus.SENT
+    @property
+    def pending(self) -> bool:
+        return self.status in PENDING
+
+    def allows(self, step: Step) -> bool:
+        return step in TRANSITIONS[self.status]
+
+    def _step(self, step: Step, to: MessageStatus | None = None) -> None:
+        if not self.allows(step):
+            raise StepRefused(self.status, step)
+        self.status = to or TRANSITIONS[self.status][step]
+
+    def postpone(self, until: datetime, *, error: str | None = None) -> None:
+        self._step(Step.POSTPONE)
+        self.next_attempt_at = until
+        if error is not None:
+            self.last_error = error[:200]
+
+    def cancel(self, reason: str) -> None:
+        self._step(Step.CANCEL)
+        self.cancel_reason = reason[:64]
+
+    def start(self, *, channel: str, language: str, subject: str | None, body: str) -> None:
+        """Rendered and about to be handed over: recorded before the channel is called, so a crash resends this."""
+        self._step(Step.START)
+        self._render(channel, language, subject, body)
+        self.attempts += 1
+
+    def fall_back(self, *, channel: str, language: str, subject: str | None, body: str, error: str) -> None:
+        self._step(Step.FALL_BACK)
+        self._render(channel, language, subject, body)
+        self.fell_back = True
+        self.last_error = error[:200]
+
+    def _render(self, channel: str, language: str, subject: str | None, body: str) -> None:
+        self.channel, self.language, self.subject, self.body = channel, language, subject, body
+
+    def record(self, receipt: Receipt, *, now: datetime) -> list[Event]:
+        self._step(Step.RECORD, RECEIPTS[receipt.status])
         self.sent_at = now
-        return [self._event(NOTIFICATION_SENT)]
+        # Stored is not sent: nothing left the clinic, so nothing is announced as sent.
+        return [] if self.status is MessageStatus.STORED else [self._event(NOTIFICATION_SENT)]
 
-    def mark_failed(self, *, reason: str, now: datetime) -> list[Event]:
-        self.status = MessageStatus.FAILED
-        self.failure_reason = reason
-        return [self._event(NOTIFICATION_FAILED, reason=reason)]
+    def retry(self, *, at: datetime, error: str) -> None:
+        self._step(Step.RETRY)
+        self.next_attempt_at = at
+        self.last_error = error[:200]
+
+    def fail(self, error: str) -> list[Event]:
+        self._step(Step.FAIL)
+        self.last_error = error[:200]
+        return [self._event(NOTIFICATION_FAILED, reason=self.last_error)]
 
     def _event(self, event_type, **extra) -> Event:
         return new_event(
@@ -64,142 +172,41 @@ class Message:
                 "notification_id": self.id,
                 "session_id": self.session_id,
                 "kind": self.kind,
-                "channel": self.channel,
+                "channel": self.channel or "none",
                 **extra,
             },
             correlation_id=self.session_id,
         )
 
 
-def _when(moment: datetime, clinic: ClinicFacts) -> str:
-    local = moment.astimezone(clinic.time_zone)
-    return f"{local:%A %-d %B %Y} at {local:%H:%M}"
-
-
-def _clock(moment: datetime, clinic: ClinicFacts) -> str:
-    return f"{moment.astimezone(clinic.time_zone):%H:%M}"
-
-
-def preparation_instructions(
-    *, message_id: str, session_booked: Mapping[str, Any], contact: Contact, clinic: ClinicFacts, now: datetime
-) -> Message:
-    """What a patient needs to know before coming in, in the channel they prefer."""
-    starts_at = session_booked["starts_at"]
-    ends_at = session_booked["recovery_ends_at"]
-    label = clinic.treatment_labels.get(session_booked["treatment_type"], "appointment")
-    lines = [
-        f"Hello {contact.first_name}, your {label} at {clinic.name} is booked for {_when(starts_at, clinic)}.",
-        f"Please arrive by {_clock(starts_at - clinic.arrival_lead, clinic)}.",
-    ]
-    if session_booked["ride_home_mode"] == "none":
-        lines += [
-            "Please bring a list of the medications you take and any recent medical records.",
-            f"The appointment should be over by {_clock(ends_at, clinic)}.",
-        ]
-    else:
-        stay = round((ends_at - starts_at).total_seconds() / 60)
-        lines += [
-            "To prepare: eat only a light meal beforehand, wear comfortable clothes, "
-            "and bring a list of the medications you take.",
-            "During treatment you may feel detached or dream-like; our staff will be with you throughout.",
-            f"You will rest in the chair after treatment while we monitor your recovery: plan on about "
-            f"{stay} minutes in all, until {_clock(ends_at, clinic)}.",
-            "You must not drive after treatment. Your ride home is arranged with your escort: "
-            f"please make sure they are ready to collect you at {_clock(ends_at, clinic)}.",
-        ]
-    channel = contact.preferred_channel if contact.address_for(contact.preferred_channel) else "sms"
-    return Message(
-        id=message_id,
-        session_id=session_booked["session_id"],
-        patient_id=session_booked["patient_id"],
-        kind=PREPARATION_INSTRUCTIONS,
-        channel=channel,
-        subject=f"Preparing for your {label} on {_when(starts_at, clinic)}",
-        body="\n".join(lines),
-        status=MessageStatus.PENDING,
-        created_at=now,
-    )
-
-
-def _hello(escort: Escort) -> str:
-    return f"Hello {escort.first_name}," if escort.first_name else "Hello,"
-
-
-def escort_ride_request(
+def planned(
     *,
     message_id: str,
-    ride: Mapping[str, Any],
-    escort: Escort,
-    link: EscortLink,
-    clinic: ClinicFacts,
-    dedupe_key: str,
-    now: datetime,
-) -> Message:
-    """An SMS asking the escort to confirm the pickup; short, because it is a text message with a link in it."""
-    pickup = _when(ride["pickup_at"], clinic)
-    body = (
-        f"{_hello(escort)} {clinic.name} here. Can you drive your companion home after their treatment? "
-        f"Pickup: {pickup}. Please confirm, or tell us you can't make it: {link.url}"
-    )
-    return Message(
-        id=message_id,
-        session_id=ride["session_id"],
-        patient_id=escort.patient_id,
-        kind=ESCORT_RIDE_REQUEST,
-        channel="sms",
-        subject=f"Pickup at {clinic.name} on {pickup}",
-        body=body,
-        status=MessageStatus.PENDING,
-        created_at=now,
-        recipient=ESCORT,
-        dedupe_key=dedupe_key,
-    )
-
-
-def escort_patient_ready(
-    *, message_id: str, ride: Mapping[str, Any], escort: Escort, clinic: ClinicFacts, now: datetime
-) -> Message:
-    """An SMS telling the escort to come now: discharge may be earlier or later than the pickup they confirmed."""
-    where = clinic.address or clinic.name
-    body = (
-        f"{_hello(escort)} the patient you are picking up from {clinic.name} is ready to leave now. "
-        f"Please come to {where}."
-    )
-    return Message(
-        id=message_id,
-        session_id=ride["session_id"],
-        patient_id=escort.patient_id,
-        kind=ESCORT_PATIENT_READY,
-        channel="sms",
-        subject=f"Ready to leave {clinic.name}",
-        body=body,
-        status=MessageStatus.PENDING,
-        created_at=now,
-        recipient=ESCORT,
-        dedupe_key=ride["ride_id"],
-    )
-
-
-def undeliverable(
-    *,
-    message_id: str,
-    about: Mapping[str, Any],
+    session_id: str,
+    patient_id: str,
     kind: str,
+    recipient: str,
+    dedupe_key: str,
+    due_at: datetime,
     now: datetime,
-    recipient: str = PATIENT,
-    dedupe_key: str = "",
+    ride_id: str | None = None,
+    detail: str | None = None,
 ) -> Message:
-    """The record of a message that could not even be written, because its recipient could not be reached."""
+    """A new intent, waiting for its time; nothing about it is rendered yet."""
     return Message(
         id=message_id,
-        session_id=about["session_id"],
-        patient_id=about.get("patient_id") or "",
+        session_id=session_id,
+        patient_id=patient_id,
         kind=kind,
-        channel="none",
-        subject="",
-        body="",
-        status=MessageStatus.PENDING,
+        channel=None,
+        subject=None,
+        body=None,
+        status=MessageStatus.SCHEDULED,
         created_at=now,
         recipient=recipient,
         dedupe_key=dedupe_key,
+        due_at=due_at,
+        next_attempt_at=due_at,
+        ride_id=ride_id,
+        detail=detail,
     )

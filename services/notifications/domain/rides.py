@@ -1,9 +1,8 @@
-"""What a ride home asks of notifications: which ride events call for a message to the escort, and the link port."""
+"""The escort's confirmation link, asked of transport when the escort's message is sent: the port and its answers."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -24,13 +23,4 @@ class NoLongerAwaitingEscort(Exception):
 class EscortLinks(Protocol):
     def escort_link(self, ride_id: str) -> EscortLink:
         """The current link for the ride; raises NoLongerAwaitingEscort, or anything else for a passing failure."""
-
-
-def asks_the_escort(ride: Mapping[str, Any]) -> bool:
-    """A requested escort ride, first or after a reschedule, waits for the escort to say yes or no."""
-    return ride["mode"] == "escort" and ride["status"] == "requested"
-
-
-def calls_the_escort_in(ride: Mapping[str, Any]) -> bool:
-    """A dispatched escort ride means the patient is ready now; a provider's driver is told by the provider."""
-    return ride["mode"] == "escort"
+        ...
