@@ -9,7 +9,7 @@ import email.policy
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -56,10 +56,12 @@ class LoopbackController(Controller):
 
 @dataclass
 class Clock:
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    """The time the test sets, or the real time while it sets none."""
+
+    now: datetime | None = None
 
     def __call__(self) -> datetime:
-        return self.now
+        return self.now or datetime.now(UTC)
 
 
 @contextmanager
@@ -276,7 +278,7 @@ def test_a_reschedule_moves_the_reminders_and_a_cancellation_cancels_them_and_te
         moved = eventually(lambda: settled(base, session_id, "session_rescheduled"), what="the notice of the move")
         # As the scheduler does: the session is cancelled before its event is published.
         peers.directory.sessions[session_id] = replace(peers.directory.sessions[session_id], status="cancelled")
-        publish(broker_url, "session.cancelled", peers, reason="patient_request", cancelled_at=peers.clock.now)
+        publish(broker_url, "session.cancelled", peers, reason="patient_request", cancelled_at=peers.clock())
         cancelled = eventually(lambda: settled(base, session_id, "session_cancelled"), what="the cancellation notice")
     finally:
         runtime.stop()
