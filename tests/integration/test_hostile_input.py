@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import create_engine, func, inspect, select, table
+from sqlalchemy import MetaData, Table, create_engine, func, inspect, select, table
 
 from services.notifications.bootstrap import bootstrap as notifications_bootstrap
 from services.scheduler.adapters.clinic_config import load_clinic
@@ -105,7 +105,7 @@ class Clinic:
         self.engines = {name: create_engine(url) for name, url in urls.items()}
         self.schemas = {name: None if urls[name].startswith("sqlite") else name for name in SERVICES}
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict:
         counts = {}
         for name, engine in self.engines.items():
             schema = self.schemas[name]
@@ -113,6 +113,10 @@ class Clinic:
                 for table_name in inspect(connection).get_table_names(schema=schema):
                     query = select(func.count()).select_from(table(table_name, schema=schema))
                     counts[f"{name}.{table_name}"] = connection.execute(query).scalar_one()
+        # A change of a patient's contact preferences keeps the count: the rows themselves must stay as they were.
+        with self.engines["scheduler"].connect() as connection:
+            patients = Table("patients", MetaData(), autoload_with=connection, schema=self.schemas["scheduler"])
+            counts["scheduler.patients rows"] = sorted(map(tuple, connection.execute(select(patients)).all()))
         return counts
 
     def close(self) -> None:
@@ -168,6 +172,7 @@ def assert_refused_without_change(clinic, subtests, label, service, method, path
 def scheduler_paths(records: dict[str, str], hostile: str) -> list[tuple[str, str, dict | None]]:
     return [
         ("GET", f"/api/patients/{hostile}", None),
+        ("PATCH", f"/api/patients/{hostile}", {"language": "es"}),
         (
             "POST",
             f"/api/patients/{hostile}/intake",
@@ -243,8 +248,25 @@ def scheduler_bodies(records: dict[str, str]) -> list[tuple[str, str, dict, str,
         (
             "POST",
             "/api/patients",
-            {"name": "Cy Park", "phone": "+14155550125", "email": "cy@example.org"},
-            {"names": ["name"], "ids": [], "times": [], "text": ["email", "phone"]},
+            {"name": "Cy Park", "phone": "+14155550125", "email": "cy@example.org", "language": "es"},
+            {"names": ["name"], "ids": ["language", "reminders_opt_out"], "times": [], "text": ["email", "phone"]},
+        ),
+        (
+            "PATCH",
+            f"/api/patients/{patient}",
+            {
+                "phone": "+14155550125",
+                "email": "cy@example.org",
+                "preferred_channel": "email",
+                "language": "es",
+                "reminders_opt_out": True,
+            },
+            {
+                "names": [],
+                "ids": ["preferred_channel", "language", "reminders_opt_out"],
+                "times": [],
+                "text": ["email", "phone"],
+            },
         ),
         (
             "POST",

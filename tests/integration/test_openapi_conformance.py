@@ -409,6 +409,9 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
 
     api.call("GET", "/api/clinic", 200)
     assert api.call("GET", "/api/patients/{patient_id}", 200, path_parameters=patient).json()["intake"] is not None
+    preferences = {"language": "es", "reminders_opt_out": True, "preferred_channel": "sms", "email": None}
+    changed = api.call("PATCH", "/api/patients/{patient_id}", 200, path_parameters=patient, body=preferences).json()
+    assert {name: changed[name] for name in preferences} == preferences
     slots = api.call("GET", "/api/availability", 200, query={"treatment_type": "iv_infusion", **window, **patient})
     assert slots.json()["slots"]
     assert len(api.call("GET", "/api/sessions", 200, query=window).json()["sessions"]) == 7
@@ -470,6 +473,38 @@ def test_refusals_answer_with_the_documented_bodies(api):
     assert refused.json()["reason"] == "intake_required"
     assert unplaceable.json()["reason"] == "series_not_placeable" and unplaceable.json()["unplaced"]
     assert set(invalid.json()["errors"]) == {"starts_at"}
+
+
+def test_refused_changes_of_contact_preferences_answer_with_the_documented_bodies(api):
+    patient = {"patient_id": api.register("Ann Lee", intake=False)}
+    path = "/api/patients/{patient_id}"
+
+    unreachable = api.call("PATCH", path, 422, path_parameters=patient, body={"email": None})
+    empty = api.call("PATCH", path, 422, path_parameters=patient, body={})
+    unknown = api.call("PATCH", path, 404, path_parameters={"patient_id": "nobody"}, body={"language": "es"})
+
+    assert unreachable.json() == {"errors": {"email": ["An e-mail address is needed to reach the patient by e-mail."]}}
+    assert set(empty.json()["errors"]) == {"_schema"}
+    assert set(unknown.json()["errors"]) == {"_request"}
+    shown = api.call("GET", path, 200, path_parameters=patient).json()
+    assert (shown["email"], shown["language"], shown["reminders_opt_out"]) == ("p@example.org", "en", False)
+
+
+def test_the_patient_s_language_and_opt_out_are_documented_enums_and_a_change_names_at_least_one_field(scheduler):
+    schemas = served_document(scheduler)["components"]["schemas"]
+
+    for name in ("PatientIn", "PatientChangesIn", "PatientOut"):
+        assert schemas[name]["properties"]["language"]["enum"] == ["en", "es"], name
+        assert schemas[name]["properties"]["reminders_opt_out"]["type"] == "boolean", name
+    assert schemas["PatientChangesIn"]["minProperties"] == 1
+    assert schemas["PatientChangesIn"]["additionalProperties"] is False
+    assert set(schemas["PatientChangesIn"]["properties"]) == {
+        "preferred_channel",
+        "language",
+        "reminders_opt_out",
+        "email",
+        "phone",
+    }
 
 
 def test_the_ride_home_gate_and_provider_mode_answer_with_the_documented_bodies(api):

@@ -112,7 +112,7 @@ def test_running_the_migrations_again_changes_nothing(postgres_url):
     response = again.app.test_client().get(f"/api/patients/{patient}", headers=AUTH)
     assert response.status_code == 200, response.get_data(as_text=True)
     with psql(postgres_url) as connection:
-        assert connection.execute("SELECT version_num FROM scheduler.alembic_version").fetchall() == [("0003",)]
+        assert connection.execute("SELECT version_num FROM scheduler.alembic_version").fetchall() == [("0004",)]
 
 
 def test_booking_the_same_chair_at_the_same_time_twice_is_refused_as_chair_unavailable(postgres_url):

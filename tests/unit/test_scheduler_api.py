@@ -358,6 +358,228 @@ def test_an_unknown_patient_is_404(client):
     assert_field_errors(response, 404, "_request")
 
 
+# --- contact preferences: language, reminders, channel, e-mail and phone ------------------------------------------
+
+
+def change(client, patient_id: str, body, **kwargs):
+    return client.patch(f"/api/patients/{patient_id}", json=body, headers=AUTH, **kwargs)
+
+
+def shown(client, patient_id: str) -> dict:
+    response = client.get(f"/api/patients/{patient_id}", headers=AUTH)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_new_patient_is_written_to_in_english_and_gets_reminders_unless_the_registration_says_otherwise(client):
+    default = register(client)
+    chosen = register(client, name="Lia Ruiz", phone="+14155550126", language="es", reminders_opt_out=True)
+
+    assert (default["language"], default["reminders_opt_out"]) == ("en", False)
+    assert (chosen["language"], chosen["reminders_opt_out"]) == ("es", True)
+    assert shown(client, default["id"]) == default
+    assert shown(client, chosen["id"]) == chosen
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("language", "fr"),
+        ("language", "ES"),
+        ("language", ""),
+        ("language", None),
+        ("language", 1),
+        ("reminders_opt_out", "true"),
+        ("reminders_opt_out", 1),
+        ("reminders_opt_out", 0),
+        ("reminders_opt_out", "yes"),
+        ("reminders_opt_out", None),
+    ],
+)
+def test_a_registration_with_an_unknown_language_or_an_opt_out_that_is_not_true_or_false_is_refused_naming_it(
+    client, field, value, snapshot
+):
+    before = snapshot()
+
+    response = client.post(
+        "/api/patients", json={"name": "Ann Lee", "phone": "+14155550123", field: value}, headers=AUTH
+    )
+
+    assert set(assert_field_errors(response, 422, field)) == {field}
+    assert snapshot() == before
+
+
+def test_changing_a_patients_language_and_opting_out_of_reminders_answers_200_and_keeps_everything_else(client):
+    patient = shown(client, register_with_intake(client, email="ann@example.org")["id"])
+
+    response = change(client, patient["id"], {"language": "es", "reminders_opt_out": True})
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {**patient, "language": "es", "reminders_opt_out": True}
+    assert shown(client, patient["id"]) == response.get_json()
+    assert patient["intake"]["recorded_by"] == "Dr. Xu"
+
+
+def test_a_patient_who_opted_out_can_opt_in_again(client):
+    patient = register(client, reminders_opt_out=True)
+
+    response = change(client, patient["id"], {"reminders_opt_out": False})
+
+    assert response.status_code == 200, response.get_json()
+    assert shown(client, patient["id"])["reminders_opt_out"] is False
+
+
+def test_a_change_of_channel_to_email_that_brings_the_address_is_accepted(client):
+    patient = register(client)
+
+    response = change(client, patient["id"], {"preferred_channel": "email", "email": "ann@example.org"})
+
+    assert response.status_code == 200, response.get_json()
+    assert shown(client, patient["id"]) == {**patient, "preferred_channel": "email", "email": "ann@example.org"}
+
+
+def test_a_new_phone_is_stored_in_e164_form_and_nothing_else_changes(client):
+    patient = register(client)
+
+    response = change(client, patient["id"], {"phone": "+1 415-555-0199"})
+
+    assert response.status_code == 200, response.get_json()
+    assert shown(client, patient["id"]) == {**patient, "phone": "+14155550199"}
+
+
+def test_the_email_of_a_patient_reached_by_sms_can_be_removed(client):
+    patient = register(client, email="ann@example.org")
+
+    response = change(client, patient["id"], {"email": None})
+
+    assert response.status_code == 200, response.get_json()
+    assert shown(client, patient["id"]) == {**patient, "email": None}
+
+
+@pytest.mark.parametrize(
+    "registered, body",
+    [
+        ({}, {"preferred_channel": "email"}),
+        ({"email": "ann@example.org", "preferred_channel": "email"}, {"email": None}),
+        ({"email": "ann@example.org"}, {"preferred_channel": "email", "email": None}),
+    ],
+    ids=["email channel without an address", "address removed from an email patient", "both at once"],
+)
+def test_a_change_that_leaves_a_patient_reached_by_email_without_an_address_is_refused_on_email_and_changes_nothing(
+    client, registered, body, snapshot
+):
+    patient = register(client, **registered)
+    before = snapshot()
+
+    response = change(client, patient["id"], body)
+
+    errors = assert_field_errors(response, 422, "email")
+    assert errors == {"email": ["An e-mail address is needed to reach the patient by e-mail."]}
+    assert shown(client, patient["id"]) == patient
+    assert snapshot() == before
+
+
+def test_a_change_naming_nothing_to_change_is_refused_and_changes_nothing(client, snapshot):
+    patient = register(client)
+    before = snapshot()
+
+    response = change(client, patient["id"], {})
+
+    errors = assert_field_errors(response, 422, "_schema")
+    assert "preferred_channel, language, reminders_opt_out, email, phone" in errors["_schema"][0]
+    assert shown(client, patient["id"]) == patient
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize("field, value", [("name", "Ann Smith"), ("id", "p-2"), ("intake", None), ("fax", "+1415")])
+def test_a_change_of_a_field_that_is_not_a_contact_preference_is_refused_naming_it_and_changes_nothing(
+    client, field, value, snapshot
+):
+    patient = register(client)
+    before = snapshot()
+
+    response = change(client, patient["id"], {"language": "es", field: value})
+
+    assert set(assert_field_errors(response, 422, field)) == {field}
+    assert shown(client, patient["id"]) == patient
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("preferred_channel", "fax"),
+        ("preferred_channel", None),
+        ("language", "fr"),
+        ("language", None),
+        ("reminders_opt_out", "false"),
+        ("reminders_opt_out", 1),
+        ("reminders_opt_out", None),
+        ("email", "not-an-email"),
+        ("email", "a" * 310 + "@example.org"),
+        ("phone", "4155550123"),
+        ("phone", None),
+        ("phone", 14155550123),
+    ],
+)
+def test_a_change_field_of_the_wrong_type_or_form_is_refused_naming_it_and_changes_nothing(
+    client, field, value, snapshot
+):
+    patient = register(client, email="ann@example.org")
+    before = snapshot()
+
+    response = change(client, patient["id"], {field: value, **({"language": "es"} if field != "language" else {})})
+
+    assert set(assert_field_errors(response, 422, field)) == {field}
+    assert shown(client, patient["id"]) == patient
+    assert snapshot() == before
+
+
+def test_changing_an_unknown_patient_is_404_and_changes_nothing(client, snapshot):
+    before = snapshot()
+
+    response = change(client, "nobody", {"language": "es"})
+
+    assert_field_errors(response, 404, "_request")
+    assert snapshot() == before
+
+
+def test_a_change_not_declared_as_json_is_415_and_changes_nothing(client, snapshot):
+    patient = register(client)
+    before = snapshot()
+
+    response = client.patch(
+        f"/api/patients/{patient['id']}",
+        data=json.dumps({"language": "es"}),
+        headers={**AUTH, "Content-Type": "text/plain"},
+    )
+
+    assert_field_errors(response, 415, "_request")
+    assert shown(client, patient["id"]) == patient
+    assert snapshot() == before
+
+
+def test_a_change_without_a_token_is_401_and_changes_nothing(client, snapshot):
+    patient = register(client)
+
+    response = client.patch(f"/api/patients/{patient['id']}", json={"language": "es"})
+
+    assert response.status_code == 401
+    assert shown(client, patient["id"]) == patient
+
+
+def test_a_change_of_contact_preferences_publishes_nothing_and_logs_no_contact_detail(client, count_rows, caplog):
+    patient = register(client)
+    outbox = count_rows("outbox")
+    caplog.set_level("DEBUG")
+
+    response = change(client, patient["id"], {"email": "lia.private@example.org", "phone": "+14155550188"})
+
+    assert response.status_code == 200, response.get_json()
+    assert count_rows("outbox") == outbox
+    assert "lia.private" not in caplog.text and "5550188" not in caplog.text
+
+
 # --- intake ------------------------------------------------------------------------------------------------------
 
 

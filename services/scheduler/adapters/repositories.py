@@ -12,7 +12,7 @@ from shared.redaction import describe
 
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
-from ..domain.patients import ContactChannel, IntakeAssessment, Patient
+from ..domain.patients import ContactChannel, IntakeAssessment, Language, Patient
 from ..domain.rides import RideStatus
 from ..domain.schedule import BookedBlock, Occupancy
 from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
@@ -28,29 +28,24 @@ class SqlPatientRepository:
         self._connection = connection
 
     def add(self, patient: Patient) -> None:
-        self._connection.execute(
-            insert(patients).values(
-                id=patient.id,
-                full_name=patient.full_name,
-                phone=patient.phone,
-                email=patient.email,
-                preferred_channel=patient.preferred_channel.value,
-                created_at=patient.created_at,
-            )
-        )
+        self._connection.execute(insert(patients).values(**_patient_row(patient)))
+
+    def save(self, patient: Patient) -> None:
+        self._connection.execute(update(patients).where(patients.c.id == patient.id).values(**_patient_row(patient)))
 
     def get(self, patient_id: str) -> Patient | None:
         row = self._connection.execute(select(patients).where(patients.c.id == patient_id)).first()
-        if row is None:
-            return None
-        return Patient(
-            id=row.id,
-            full_name=row.full_name,
-            phone=row.phone,
-            email=row.email,
-            preferred_channel=ContactChannel(row.preferred_channel),
-            created_at=row.created_at,
-        )
+        return _patient_of(row) if row else None
+
+    def get_for_update(self, patient_id: str) -> Patient | None:
+        """The patient, their row locked until the transaction ends, so that two changes to them run one after the
+        other and neither undoes the other's fields (PostgreSQL; SQLite's writers are serialized already).
+
+        FOR NO KEY UPDATE: a booking's foreign-key check on the patient (FOR KEY SHARE) does not wait for it.
+        """
+        query = select(patients).where(patients.c.id == patient_id).with_for_update(key_share=True)
+        row = self._connection.execute(query).first()
+        return _patient_of(row) if row else None
 
     def lock(self, patient_id: str) -> None:
         """Serialize changes to one patient's sessions (the spacing and intake rules) until the transaction ends.
@@ -242,6 +237,32 @@ _BLOCK_COLUMNS = (
     sessions.c.recovery_ends_at,
     sessions.c.chair_free_at,
 )
+
+
+def _patient_row(patient: Patient) -> dict:
+    return {
+        "id": patient.id,
+        "full_name": patient.full_name,
+        "phone": patient.phone,
+        "email": patient.email,
+        "preferred_channel": patient.preferred_channel.value,
+        "created_at": patient.created_at,
+        "language": patient.language.value,
+        "reminders_opt_out": patient.reminders_opt_out,
+    }
+
+
+def _patient_of(row) -> Patient:
+    return Patient(
+        id=row.id,
+        full_name=row.full_name,
+        phone=row.phone,
+        email=row.email,
+        preferred_channel=ContactChannel(row.preferred_channel),
+        created_at=row.created_at,
+        language=Language(row.language),
+        reminders_opt_out=bool(row.reminders_opt_out),
+    )
 
 
 def _row_of(session: Session) -> dict:

@@ -100,6 +100,16 @@ class RideHomeChoice(fields.Field):
         return loaded
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false, nothing else: marshmallow's Boolean would also take 1, "yes" or "true" as the document does
+    not allow."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 # An ISO 8601 instant that must state its UTC offset; a naive time is ambiguous and refused.
 OffsetDateTime = Instant
 
@@ -126,5 +136,6 @@ __all__ = [
     "PersonName",
     "PlainText",
     "RideHomeChoice",
+    "StrictBoolean",
     "ValidationError",
 ]

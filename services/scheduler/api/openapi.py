@@ -46,6 +46,7 @@ DESCRIPTION = (
 REGISTERED_SCHEMAS = (
     "EscortRideHomeIn",
     "ProviderRideHomeIn",
+    "PatientChangesIn",
     "RefusalOut",
     "ClinicOut",
     "IntakeOut",
@@ -66,6 +67,8 @@ def build_openapi(app: Flask, clinic: Clinic) -> dict:
         schemas={name: getattr(schemas, name) for name in REGISTERED_SCHEMAS},
         components={"Refused": REFUSED_RESPONSE},
     )
+    # A change names at least one field, as the schema of its body says (apispec has no word for it).
+    document["components"]["schemas"]["PatientChangesIn"]["minProperties"] = 1
     return _with_clinic_ids(document, clinic)
 
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from ..domain.patients import ContactChannel
+from ..domain.patients import EMAIL_NEEDED, NOTHING_TO_CHANGE, ContactChannel, Language
 from ..domain.rides import RideStatus
 from ..domain.sessions import CancelReason, SessionStatus
 from .fields import (
@@ -16,6 +16,7 @@ from .fields import (
     PersonName,
     PlainText,
     RideHomeChoice,
+    StrictBoolean,
 )
 
 
@@ -40,21 +41,58 @@ class OutSchema(Schema):
 # Requests
 
 
+def email_field(description: str = "Required when preferred_channel is email.", **kwargs) -> fields.Email:
+    return fields.Email(
+        allow_none=True, validate=validate.Length(max=320), metadata={"description": description}, **kwargs
+    )
+
+
+def language_field(**kwargs) -> fields.Enum:
+    return fields.Enum(
+        Language,
+        by_value=True,
+        metadata={"description": "The language of the patient's messages, where the clinic has templates for it."},
+        **kwargs,
+    )
+
+
+def reminders_opt_out_field(**kwargs) -> StrictBoolean:
+    return StrictBoolean(
+        metadata={
+            "description": "true: no reminders and no follow-up. Safety messages are sent regardless: the "
+            "preparation instructions with the no-driving rule, and everything about the ride home."
+        },
+        **kwargs,
+    )
+
+
 class PatientIn(StrictSchema):
     name = PersonName(required=True, max_length=200)
     phone = E164Phone(required=True)
-    email = fields.Email(
-        load_default=None,
-        allow_none=True,
-        validate=validate.Length(max=320),
-        metadata={"description": "Required when preferred_channel is email."},
-    )
+    email = email_field(load_default=None)
     preferred_channel = fields.Enum(ContactChannel, by_value=True, load_default=ContactChannel.SMS)
+    language = language_field(load_default=Language.EN)
+    reminders_opt_out = reminders_opt_out_field(load_default=False)
 
     @validates_schema
     def _email_channel_needs_email(self, data, **_):
         if data.get("preferred_channel") is ContactChannel.EMAIL and not data.get("email"):
-            raise ValidationError("An e-mail address is needed to reach the patient by e-mail.", "email")
+            raise ValidationError(EMAIL_NEEDED, "email")
+
+
+class PatientChangesIn(StrictSchema):
+    """The patient's contact preferences to change; what is not given stays as it is. At least one field."""
+
+    preferred_channel = fields.Enum(ContactChannel, by_value=True)
+    language = language_field()
+    reminders_opt_out = reminders_opt_out_field()
+    email = email_field("null removes it; the patient needs one while their preferred_channel is email.")
+    phone = E164Phone()
+
+    @validates_schema
+    def _something_to_change(self, data, **_):
+        if not data:
+            raise ValidationError(NOTHING_TO_CHANGE)
 
 
 class IntakeIn(StrictSchema):
@@ -231,6 +269,8 @@ class PatientOut(OutSchema):
     phone = fields.String()
     email = fields.String(allow_none=True)
     preferred_channel = fields.Enum(ContactChannel, by_value=True)
+    language = language_field()
+    reminders_opt_out = reminders_opt_out_field()
     intake = fields.Nested(IntakeOut, allow_none=True)
 
 
