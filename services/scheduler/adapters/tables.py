@@ -87,3 +87,30 @@ idempotency_keys = Table(
     Column("resource_id", String(36), nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("failed_sign_ins", Integer, nullable=False),
+    Column("locked_until", UtcDateTime, nullable=True),
+    Column("sessions_valid_after", UtcDateTime, nullable=True),
+)
+
+audit_entries = Table(
+    "audit_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor_id", String(36), nullable=True),
+    Column("actor_name", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("subject_id", String(64), nullable=True),
+    Column("detail", String(200), nullable=True),
+    Index("ix_audit_entries_at", "at"),
+)

@@ -1,10 +1,13 @@
-"""The scheduler's unit of work: patients, sessions, series, idempotency keys and the outbox in one transaction."""
+"""The scheduler's unit of work: patients, sessions, series, idempotency keys, staff accounts, the audit trail and
+the outbox in one transaction."""
 
 from sqlalchemy import Connection
 
 from shared.persistence import SqlUnitOfWork
 
+from .audit import SqlAuditLog
 from .repositories import SqlIdempotencyKeys, SqlPatientRepository, SqlSeriesRepository, SqlSessionRepository
+from .staff import SqlStaffAccounts
 
 
 class SchedulerUnitOfWork(SqlUnitOfWork):
@@ -13,3 +16,5 @@ class SchedulerUnitOfWork(SqlUnitOfWork):
         self.sessions = SqlSessionRepository(connection)
         self.series = SqlSeriesRepository(connection)
         self.idempotency_keys = SqlIdempotencyKeys(connection)
+        self.staff = SqlStaffAccounts(connection)
+        self.audit = SqlAuditLog(connection)
