@@ -21,6 +21,8 @@ from .api.http import create_api
 from .api.openapi import build_openapi
 from .consumer import event_handlers
 from .domain.clinic import Clinic
+from .domain.staff import SERVICE_ACTOR
+from .web import FrontDesk, FrontDeskSettings
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
@@ -32,6 +34,7 @@ def bootstrap(
     publisher_factory: Callable[[], EventPublisher] | None = None,
     clock: Callable[[], datetime] = utcnow,
     retry: RetryPolicy | None = None,
+    front_desk: FrontDeskSettings | None = None,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
     engine, relay = open_service_database(
@@ -53,11 +56,20 @@ def bootstrap(
         event_handlers(uow_factory),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
     )
+    pages = FrontDesk(
+        front_desk or FrontDeskSettings.from_environment(), uow_factory=uow_factory, clinic=clinic, clock=clock
+    )
+    api = create_api(uow_factory=uow_factory, clinic=clinic, clock=clock)
     app = create_service_app(
         __name__,
-        create_api(uow_factory=uow_factory, clinic=clinic, clock=clock),
+        api,
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
+        staff=pages.api_caller,
+        service_caller=SERVICE_ACTOR,
+        page_error=pages.error_page,
+        is_page=pages.is_page,
     )
+    pages.install(app, api)
     serve_api_reference(app, build_openapi(app, clinic))
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])
