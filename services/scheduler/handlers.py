@@ -20,6 +20,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_ra
 from shared.contract import Event
 from shared.messaging import PoisonMessage
 
+from .domain.audit import AuditAction
 from .domain.clinic import Clinic, TreatmentType
 from .domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
 from .domain.patients import ContactChannel, IntakeAssessment, Language, Patient, check_reachable
@@ -36,6 +37,7 @@ from .domain.sessions import (
     ride_home_for,
     treatment_type_of,
 )
+from .domain.staff import Actor
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +159,13 @@ def availability(
 
 @run_again_after_concurrent_change
 def book_session(
-    request: BookingRequest, *, uow, clinic: Clinic, now: datetime, idempotency: IdempotencyKey | None = None
+    request: BookingRequest,
+    *,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    idempotency: IdempotencyKey | None = None,
+    actor: Actor | None = None,
 ) -> tuple[Session, bool]:
     """Book one session; returns it and whether it was booked earlier by a request with the same key."""
     treatment = treatment_type_of(clinic, request.treatment_type)
@@ -174,6 +182,7 @@ def book_session(
         session, events = book(request, placement, clinic=clinic, now=now)
         uow.sessions.add(session)
         uow.outbox.add(events)
+        _audit(uow, actor, AuditAction.SESSION_BOOKED, session.id, now)
         if idempotency is not None:
             uow.idempotency_keys.settle(BOOK_SESSION, idempotency.key, session.id)
         uow.commit()
@@ -190,6 +199,7 @@ def book_series(
     clinic: Clinic,
     now: datetime,
     idempotency: IdempotencyKey | None = None,
+    actor: Actor | None = None,
 ) -> tuple[str, list[Session], bool]:
     """Book every session of an induction series, or none; returns the series id, its sessions and whether replayed."""
     treatment = treatment_type_of(clinic, request.treatment_type)
@@ -221,6 +231,7 @@ def book_series(
             session, events = book(booking, placement, clinic=clinic, now=now)
             uow.sessions.add(session)
             uow.outbox.add(events)
+            _audit(uow, actor, AuditAction.SESSION_BOOKED, session.id, now, detail=f"series {series_id}")
             booked.append(session)
         if idempotency is not None:
             uow.idempotency_keys.settle(BOOK_SERIES, idempotency.key, series_id)
@@ -246,6 +257,7 @@ def reschedule_session(
     uow,
     clinic: Clinic,
     now: datetime,
+    actor: Actor | None = None,
 ) -> Session:
     with uow:
         session = _session_to_change(uow, session_id)
@@ -254,27 +266,57 @@ def reschedule_session(
         patient = _locked_patient_record(uow, session.patient_id, now, ignoring=session.id)
         schedule = _schedule_around(uow, clinic, treatment, starts_at, now, ignoring=session.id)
         placement = schedule.place(treatment, starts_at, patient=patient, chair_id=chair_id, clinician_id=clinician_id)
-        _save(uow, session, session.reschedule(placement))
+        events = session.reschedule(placement)
+        _audit(uow, actor, AuditAction.SESSION_RESCHEDULED, session.id, now)
+        _save(uow, session, events)
     return session
 
 
 def cancel_session(
-    session_id: str, *, reason: CancelReason, note: str | None = None, uow, clinic: Clinic, now: datetime
+    session_id: str,
+    *,
+    reason: CancelReason,
+    note: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> Session:
-    return _change_session(session_id, uow, lambda s: s.cancel(reason=reason, note=note, clinic=clinic, now=now))
-
-
-def check_in(session_id: str, *, override_reason: str | None = None, uow, clinic: Clinic, now: datetime) -> Session:
+    # The reason's code only: the note is free text and may name the patient.
+    audit = _Audit(actor, AuditAction.SESSION_CANCELLED, now, detail=reason.value)
     return _change_session(
-        session_id, uow, lambda s: s.check_in(clinic=clinic, now=now, override_reason=override_reason)
+        session_id, uow, lambda s: s.cancel(reason=reason, note=note, clinic=clinic, now=now), audit=audit
     )
 
 
-def start_treatment(session_id: str, *, uow, now: datetime) -> Session:
-    return _change_session(session_id, uow, lambda s: s.start_treatment(now=now))
+def check_in(
+    session_id: str,
+    *,
+    override_reason: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    actor: Actor | None = None,
+) -> Session:
+    with uow:
+        session = _session_to_change(uow, session_id)
+        events = session.check_in(clinic=clinic, now=now, override_reason=override_reason)
+        # The reason stays with the session; the trail says only that the gate was overridden, and by whom.
+        overridden = session.check_in_override_reason is not None
+        action = AuditAction.CHECK_IN_GATE_OVERRIDDEN if overridden else AuditAction.SESSION_CHECKED_IN
+        _audit(uow, actor, action, session.id, now)
+        _save(uow, session, events)
+    return session
 
 
-def discharge(session_id: str, *, at: datetime | None, uow, clinic: Clinic, now: datetime) -> Session:
+def start_treatment(session_id: str, *, uow, now: datetime, actor: Actor | None = None) -> Session:
+    audit = _Audit(actor, AuditAction.TREATMENT_STARTED, now)
+    return _change_session(session_id, uow, lambda s: s.start_treatment(now=now), audit=audit)
+
+
+def discharge(
+    session_id: str, *, at: datetime | None, uow, clinic: Clinic, now: datetime, actor: Actor | None = None
+) -> Session:
     """Release the patient; discharging an intake session completes the patient's intake."""
     discharged_at = at or now
     with uow:
@@ -292,12 +334,14 @@ def discharge(session_id: str, *, at: datetime | None, uow, clinic: Clinic, now:
                     session_id=session.id,
                 )
             )
+        _audit(uow, actor, AuditAction.SESSION_DISCHARGED, session.id, now)
         _save(uow, session, events)
     return session
 
 
-def record_no_show(session_id: str, *, uow, now: datetime) -> Session:
-    return _change_session(session_id, uow, lambda s: s.record_no_show(now=now))
+def record_no_show(session_id: str, *, uow, now: datetime, actor: Actor | None = None) -> Session:
+    audit = _Audit(actor, AuditAction.NO_SHOW_RECORDED, now)
+    return _change_session(session_id, uow, lambda s: s.record_no_show(now=now), audit=audit)
 
 
 def record_ride_status(event: Event, *, uow) -> None:
@@ -342,11 +386,30 @@ def list_sessions(*, window_from: datetime, window_to: datetime, uow) -> list[Se
         return uow.sessions.between(window_from, window_to)
 
 
-def _change_session(session_id: str, uow, change: Callable[[Session], list[Event]]) -> Session:
+@dataclass(frozen=True)
+class _Audit:
+    actor: Actor | None
+    action: AuditAction
+    now: datetime
+    detail: str | None = None
+
+
+def _change_session(session_id: str, uow, change: Callable[[Session], list[Event]], *, audit: _Audit) -> Session:
     with uow:
         session = _session_to_change(uow, session_id)
-        _save(uow, session, change(session))
+        events = change(session)
+        _audit(uow, audit.actor, audit.action, session.id, audit.now, detail=audit.detail)
+        _save(uow, session, events)
     return session
+
+
+def _audit(
+    uow, actor: Actor | None, action: AuditAction, subject_id: str, now: datetime, *, detail: str | None = None
+) -> None:
+    """The change's entry in the audit trail, in the change's own transaction: both are kept, or neither. A use case
+    run without an actor (from a test) records none."""
+    if actor is not None:
+        uow.audit.record(actor, action, subject_id, now, detail)
 
 
 def _save(uow, session: Session, events: list[Event]) -> None:

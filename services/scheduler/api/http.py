@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 from marshmallow import ValidationError
 
 from shared.web import error_body, field_errors, json_body, query_args
+from shared.web.auth import api_caller
 from shared.web.openapi import operation
 
 from .. import handlers
@@ -184,7 +185,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             ride_home=_ride_home(body["ride_home"]),
         )
         session, replayed = handlers.book_session(
-            booking, uow=uow_factory(), clinic=clinic, now=clock(), idempotency=_idempotency_key()
+            booking, uow=uow_factory(), clinic=clinic, now=clock(), idempotency=_idempotency_key(), actor=api_caller()
         )
         return session_reply(session, 201, **_created(f"/api/sessions/{session.id}", replayed))
 
@@ -219,6 +220,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             uow=uow_factory(),
             clinic=clinic,
             now=clock(),
+            actor=api_caller(),
         )
         return session_reply(session)
 
@@ -227,7 +229,13 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     def cancel_session(session_id: str):
         body = json_body(schemas.CancelIn())
         session = handlers.cancel_session(
-            session_id, reason=body["reason"], note=body["note"], uow=uow_factory(), clinic=clinic, now=clock()
+            session_id,
+            reason=body["reason"],
+            note=body["note"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+            actor=api_caller(),
         )
         return session_reply(session)
 
@@ -243,14 +251,19 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     def check_in(session_id: str):
         body = json_body(schemas.CheckInIn()) if request.content_length else {"override_reason": None}
         session = handlers.check_in(
-            session_id, override_reason=body["override_reason"], uow=uow_factory(), clinic=clinic, now=clock()
+            session_id,
+            override_reason=body["override_reason"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+            actor=api_caller(),
         )
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/start-treatment")
     @operation("Treatment started", **SESSION_STEP)
     def start_treatment(session_id: str):
-        return session_reply(handlers.start_treatment(session_id, uow=uow_factory(), now=clock()))
+        return session_reply(handlers.start_treatment(session_id, uow=uow_factory(), now=clock(), actor=api_caller()))
 
     @api.post("/sessions/<id:session_id>/discharge")
     @operation(
@@ -263,14 +276,14 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     def discharge(session_id: str):
         body = json_body(schemas.DischargeIn()) if request.content_length else {"discharged_at": None}
         session = handlers.discharge(
-            session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock()
+            session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock(), actor=api_caller()
         )
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/no-show")
     @operation("The patient did not come", **SESSION_STEP)
     def record_no_show(session_id: str):
-        return session_reply(handlers.record_no_show(session_id, uow=uow_factory(), now=clock()))
+        return session_reply(handlers.record_no_show(session_id, uow=uow_factory(), now=clock(), actor=api_caller()))
 
     @api.post("/series")
     @operation(
@@ -307,6 +320,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             clinic=clinic,
             now=clock(),
             idempotency=_idempotency_key(),
+            actor=api_caller(),
         )
         document = dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions})
         return jsonify(document), 201, _created(f"/api/series/{series_id}", replayed)
