@@ -79,6 +79,9 @@ class SqlMessageRepository:
             .order_by(messages.c.next_attempt_at, messages.c.id)
             .limit(limit)
         )
+        # Two replicas' workers skip each other's rows rather than wait for them.
+        if self._connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
         return [_message_of(row) for row in self._connection.execute(query)]
 
     def claim(self, message_id: str, *, now: datetime, until: datetime) -> bool:
