@@ -78,7 +78,7 @@ def next_start(zone: ZoneInfo) -> datetime:
 
 def messages_to_escort(urls, session_id: str, kind: str) -> list[dict]:
     reply = api("GET", f"{urls['notifications']}/api/messages", params={"session_id": session_id})
-    return [m for m in reply.json()["messages"] if m["kind"] == kind and m["status"] == "sent"]
+    return [m for m in reply.json()["messages"] if m["kind"] == kind and m["status"] in ("sent", "stored")]
 
 
 def ride_of(urls, session_id: str) -> dict | None:
