@@ -5,6 +5,7 @@ the record as the product's formatter prints it, tracebacks included) and every 
 """
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -15,13 +16,17 @@ from integration.helpers import CLOSED_PORT_URL, BrokerProxy, session_booked
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from unit.fakes_services import FakeDirectory, RecordingGateway
+from unit.fakes_notifications import FakeChannel, FakeDirectory, FakeEscortLinks, a_session
 
+from services.notifications import handlers
 from services.notifications.adapters import tables as notification_tables
+from services.notifications.adapters.templates import TemplateLibrary
 from services.notifications.adapters.unit_of_work import NotificationsUnitOfWork
 from services.notifications.bootstrap import MIGRATIONS as NOTIFICATION_MIGRATIONS
-from services.notifications.domain.contacts import ClinicFacts, Contact
-from services.notifications.handlers import send_preparation_instructions
+from services.notifications.delivery_worker import Peers, deliver
+from services.notifications.domain.contacts import Contact
+from services.notifications.domain.planning import Policy
+from services.notifications.domain.sending import Respect
 from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import bootstrap
 from shared.logging_setup import FORMAT, RedactingFormatter
@@ -203,13 +208,6 @@ def test_a_postgresql_database_that_refuses_connections_is_a_503(closed_database
 
 # --- the notifications service's use case ------------------------------------------------------------------------
 
-CLINIC = ClinicFacts(
-    name="Riverside Ketamine Clinic",
-    time_zone=ZoneInfo("America/New_York"),
-    treatment_labels={"iv_infusion": "IV ketamine infusion"},
-    arrival_lead=timedelta(minutes=15),
-)
-
 
 def test_a_message_that_cannot_be_stored_on_a_read_only_database_leaves_its_text_in_no_error_and_no_log_line(
     postgres_url, captured
@@ -221,28 +219,42 @@ def test_a_message_that_cannot_be_stored_on_a_read_only_database_leaves_its_text
         migrations=NOTIFICATION_MIGRATIONS,
         tables=notification_tables.messaging,
     )
+
+    def uow_factory():
+        return NotificationsUnitOfWork(engine, notification_tables.messaging, "notifications")
+
     event = session_booked()
+    session = replace(a_session(starts_at=event.data["starts_at"]), session_id=event.data["session_id"])
+    session = replace(session, patient_id=event.data["patient_id"])
     contact = Contact(event.data["patient_id"], NAME, PHONE, EMAIL, preferred_channel="email")
-    gateway = RecordingGateway()
+    channel = FakeChannel("email")
+    peers = Peers(
+        directory=FakeDirectory(contact, sessions=(session,)),
+        links=FakeEscortLinks(),
+        channels={"email": channel, "sms": FakeChannel("sms")},
+        templates=TemplateLibrary(),
+        respect=Respect(clinic_zone=ZoneInfo("America/New_York"), quiet_hours=None),
+    )
+    handlers.plan_messages(event, uow_factory=uow_factory, policy=Policy(grace=timedelta(0)), clock=lambda: NOW)
+    with uow_factory() as uow:
+        [instructions] = [
+            m for m in uow.messages.for_session(session.session_id) if m.kind == "preparation_instructions"
+        ]
     make_read_only(postgres_url)
 
+    # The worker renders the text (greeting the patient by name) and must record it before it is sent: refused.
     with pytest.raises(Exception) as raised:
-        send_preparation_instructions(
-            event,
-            uow_factory=lambda: NotificationsUnitOfWork(engine, notification_tables.messaging, "notifications"),
-            directory=FakeDirectory(CLINIC, contact),
-            gateway=gateway,
-            clock=lambda: NOW,
-        )
+        deliver(instructions, uow_factory=uow_factory, peers=peers, clock=lambda: NOW)
     # As a library or a consumer that knows nothing of patients would log what it caught.
     library = logging.getLogger("some.library")
-    library.error("handler failed: %s", raised.value)
-    library.error("handler failed", exc_info=raised.value)
+    library.error("worker failed: %s", raised.value)
+    library.error("worker failed", exc_info=raised.value)
     library.error(raised.value)
 
     failure = raised.value
     assert database_unavailable(failure), describe(failure)
-    assert gateway.message_ids == [], "nothing is sent that was not stored first"
+    assert "Philippa" in instructions.body, "the text that could have leaked was rendered"
+    assert channel.tries == [], "nothing is sent that was not recorded first"
     assert [text for text in SECRETS if text in str(failure)] == [], "the engine hides the statement's parameters"
     assert [text for text in SECRETS if text in describe(failure) + format_traceback(failure)] == []
     assert leaks(captured.records, *SECRETS) == []

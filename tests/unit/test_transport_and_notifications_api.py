@@ -66,7 +66,7 @@ def test_a_message_as_answered_fits_the_documented_messages_body():
     body = MessagesOut().dump({"messages": [MESSAGE]})
 
     assert_fits(notifications_openapi(app_of(notifications_api)), "MessagesOut", body)
-    assert body["messages"][0]["status"] == "sent" and body["messages"][0]["failure_reason"] is None
+    assert body["messages"][0]["status"] == "sent" and body["messages"][0]["last_error"] is None
 
 
 @pytest.mark.parametrize("query", [RidesQuery, MessagesQuery])
