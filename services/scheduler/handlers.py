@@ -21,6 +21,7 @@ from shared.contract import Event
 from shared.messaging import PoisonMessage
 
 from .domain.audit import AuditAction
+from .domain.checkpoints import CheckpointMark, CheckpointState
 from .domain.clinic import Clinic, TreatmentType
 from .domain.errors import ConcurrentChange, InvalidRequest, NotFound, Refused
 from .domain.patients import ContactChannel, IntakeAssessment, Language, Patient, check_reachable
@@ -309,19 +310,77 @@ def check_in(
     return session
 
 
-def start_treatment(session_id: str, *, uow, now: datetime, actor: Actor | None = None) -> Session:
-    audit = _Audit(actor, AuditAction.TREATMENT_STARTED, now)
-    return _change_session(session_id, uow, lambda s: s.start_treatment(now=now), audit=audit)
+def start_treatment(
+    session_id: str,
+    *,
+    override_reason: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    actor: Actor | None = None,
+) -> Session:
+    """Start treatment now; the session's times follow the actual start when the chair and clinician are free for
+    them, judged against what every other session holds, its days locked like a booking's."""
+    with uow:
+        session = _session_to_change(uow, session_id)
+        session.require(Step.START_TREATMENT)
+        done = uow.checkpoints.done(session.id)
+        # The moved times stay within the session's spans, at most its treatment, recovery and turnover from now.
+        reach = now + (session.chair_free_at - session.starts_at)
+        first = min(now, session.starts_at)
+        uow.sessions.lock_days(clinic.local_days(first, reach))
+        others = uow.sessions.occupancy_between(first, reach)
+        events = session.start_treatment(
+            clinic=clinic, now=now, checkpoints_done=done, others=others, override_reason=override_reason
+        )
+        overridden = session.start_override_reason is not None
+        _audit(
+            uow,
+            actor,
+            AuditAction.START_GATE_OVERRIDDEN if overridden else AuditAction.TREATMENT_STARTED,
+            session.id,
+            now,
+        )
+        _save(uow, session, events)
+    return session
+
+
+def mark_checkpoint(
+    session_id: str, checkpoint_id: str, *, uow, clinic: Clinic, now: datetime, actor: Actor | None = None
+) -> Session:
+    """A clinician did one of the session's monitoring checkpoints; the mark records when and by whom, the audit too
+    (with the checkpoint's id). No event: checkpoints concern the scheduler's floor only."""
+    with uow:
+        session = _session_to_change(uow, session_id)
+        done = uow.checkpoints.done(session.id)
+        by = (actor.name if actor is not None else "service")[:64]
+        mark = session.mark_checkpoint(checkpoint_id, clinic=clinic, done=done, by=by, now=now)
+        uow.checkpoints.add(mark)
+        _audit(uow, actor, AuditAction.CHECKPOINT_DONE, session.id, now, detail=checkpoint_id)
+        uow.commit()
+    return session
 
 
 def discharge(
-    session_id: str, *, at: datetime | None, uow, clinic: Clinic, now: datetime, actor: Actor | None = None
+    session_id: str,
+    *,
+    at: datetime | None,
+    override_reason: str | None = None,
+    uow,
+    clinic: Clinic,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> Session:
-    """Release the patient; discharging an intake session completes the patient's intake."""
+    """Release the patient once monitoring is complete and every checkpoint done, or with a clinician's override
+    reason (kept with the session; the trail says only that the gate was overridden, and by whom); discharging an
+    intake session completes the patient's intake."""
     discharged_at = at or now
     with uow:
         session = _session_to_change(uow, session_id)
-        events = session.discharge(at=discharged_at, now=now)
+        done = uow.checkpoints.done(session.id)
+        events = session.discharge(
+            at=discharged_at, now=now, clinic=clinic, checkpoints_done=done, override_reason=override_reason
+        )
         treatment = clinic.treatment_type(session.treatment_type)
         if treatment is not None and treatment.counts_as_intake:
             uow.patients.add_intake(
@@ -334,9 +393,23 @@ def discharge(
                     session_id=session.id,
                 )
             )
-        _audit(uow, actor, AuditAction.SESSION_DISCHARGED, session.id, now)
+        overridden = session.discharge_override_reason is not None
+        action = AuditAction.DISCHARGE_GATE_OVERRIDDEN if overridden else AuditAction.SESSION_DISCHARGED
+        _audit(uow, actor, action, session.id, now)
         _save(uow, session, events)
     return session
+
+
+def session_checkpoints(session: Session, *, uow, clinic: Clinic, now: datetime) -> list[CheckpointState]:
+    """The session's checkpoints and where each stands at ``now``."""
+    return checkpoints_of([session], uow=uow, clinic=clinic, now=now)[session.id]
+
+
+def checkpoints_of(sessions: list[Session], *, uow, clinic: Clinic, now: datetime) -> dict[str, list[CheckpointState]]:
+    """Each session's checkpoints and where each stands at ``now``, by session id (for a day's board: one read)."""
+    with uow.read_only():
+        done: dict[str, dict[str, CheckpointMark]] = uow.checkpoints.done_for(s.id for s in sessions)
+    return {s.id: s.checkpoint_states(clinic, done.get(s.id, {}), now=now) for s in sessions}
 
 
 def record_no_show(session_id: str, *, uow, now: datetime, actor: Actor | None = None) -> Session:
@@ -476,3 +549,32 @@ def _replay_or_claim(uow, operation: str, idempotency: IdempotencyKey | None, no
             "This Idempotency-Key was already used for a different request; use a new key for a new booking.",
         )
     return resource_id
+
+
+# The front desk's pages: finding a patient, the names behind the board's initials, a session's history.
+
+PATIENT_SEARCH_LIMIT = 20
+HISTORY_LIMIT = 200
+
+
+def search_patients(text: str, *, uow, limit: int = PATIENT_SEARCH_LIMIT) -> list[Patient]:
+    """Patients whose name or phone contains ``text`` (ignoring case), by name; none for an empty search."""
+    wanted = " ".join(text.split())
+    if not wanted:
+        return []
+    with uow.read_only():
+        return uow.patients.search(wanted, limit=limit)
+
+
+def day_on_the_floor(*, window_from: datetime, window_to: datetime, uow) -> tuple[list[Session], dict[str, str]]:
+    """The sessions starting in the window and their patients' names, read in one transaction."""
+    with uow.read_only():
+        sessions = uow.sessions.between(window_from, window_to)
+        return sessions, uow.patients.names(s.patient_id for s in sessions)
+
+
+def session_with_history(session_id: str, *, uow) -> tuple[Session, Patient | None, list]:
+    """The session, its patient and what staff and services did to it (the audit trail), oldest first."""
+    with uow.read_only():
+        session = _existing_session(uow, session_id)
+        return session, uow.patients.get(session.patient_id), uow.sessions.history(session_id, limit=HISTORY_LIMIT)

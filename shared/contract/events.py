@@ -67,7 +67,12 @@ class SessionCheckedInData(SessionEventData):
 
 
 class SessionTreatmentStartedData(SessionEventData):
+    """Treatment started; the session's times follow the actual start, the pickup (``recovery_ends_at``) too."""
+
     treatment_started_at = UtcDateTime(required=True)
+    treatment_ends_at = UtcDateTime(load_default=None, allow_none=True)
+    recovery_ends_at = UtcDateTime(load_default=None, allow_none=True)
+    chair_free_at = UtcDateTime(load_default=None, allow_none=True)
 
 
 class SessionDischargedData(SessionEventData):

@@ -7,7 +7,7 @@ applies: IV infusions need an intake, 12 hours' notice, at most 120 days ahead, 
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fakes import ride_reported
@@ -1479,20 +1479,27 @@ def todays_intake(client) -> dict:
     )
 
 
+INTAKE_START = datetime(2026, 12, 1, 14, 0, tzinfo=UTC)  # 09:00 in the clinic, as booked
+
+
 def test_an_intake_session_runs_through_check_in_treatment_and_discharge_and_completes_the_intake(
-    client, todays_intake
+    client, clock, todays_intake
 ):
     sid = todays_intake["id"]
 
     checked_in = client.post(f"/api/sessions/{sid}/check-in", headers=AUTH)
+    clock.now = INTAKE_START
     started = client.post(f"/api/sessions/{sid}/start-treatment", headers=AUTH)
+    # An intake assessment has no monitoring after it and no checkpoints: the clinician ends it when it is done.
+    clock.now = INTAKE_START + timedelta(minutes=40)
     discharged = client.post(f"/api/sessions/{sid}/discharge", headers=AUTH)
 
     assert (checked_in.status_code, checked_in.get_json()["status"]) == (200, "checked_in")
     assert checked_in.get_json()["checked_in_at"] == "2026-12-01T07:00:00-05:00"
     assert (started.status_code, started.get_json()["status"]) == (200, "in_treatment")
+    assert started.get_json()["checkpoints"] == []
     assert (discharged.status_code, discharged.get_json()["status"]) == (200, "discharged")
-    assert discharged.get_json()["discharged_at"] == "2026-12-01T07:00:00-05:00"
+    assert discharged.get_json()["discharged_at"] == "2026-12-01T09:40:00-05:00"
     intake = client.get(f"/api/patients/{todays_intake['patient_id']}", headers=AUTH).get_json()["intake"]
     assert intake["session_id"] == sid
     assert book(client, todays_intake["patient_id"]).status_code == 201
@@ -1530,18 +1537,24 @@ def test_a_step_out_of_order_is_409_transition_not_allowed(client, todays_intake
 @pytest.mark.parametrize(
     "body, field",
     [
-        ({"discharged_at": "2026-12-01T08:00:00-05:00"}, "discharged_at"),  # after NOW
-        ({"discharged_at": "2026-12-01T06:00:00-05:00"}, "discharged_at"),  # before treatment started (at NOW)
-        ({"discharged_at": "2026-12-01T06:00:00"}, "discharged_at"),
+        ({"discharged_at": "2026-12-01T10:00:00-05:00"}, "discharged_at"),  # after now (09:30)
+        ({"discharged_at": "2026-12-01T08:50:00-05:00"}, "discharged_at"),  # before treatment started (09:00)
+        ({"discharged_at": "2026-12-01T09:20:00"}, "discharged_at"),
         ({"discharged_at": "soon"}, "discharged_at"),
-        ({"discharged_at": "2026-12-01T07:00:00-05:00", "by": "Dr. Xu"}, "by"),
+        ({"discharged_at": "2026-12-01T09:20:00-05:00", "by": "Dr. Xu"}, "by"),
+        ({"override_reason": "ok"}, "override_reason"),
+        ({"override_reason": "fit\nto go"}, "override_reason"),
     ],
-    ids=["future", "before-treatment", "naive", "not-a-time", "unknown-field"],
+    ids=["future", "before-treatment", "naive", "not-a-time", "unknown-field", "short-override", "line-break"],
 )
-def test_a_bad_discharge_is_422_naming_the_field_and_changes_nothing(client, todays_intake, body, field, snapshot):
+def test_a_bad_discharge_is_422_naming_the_field_and_changes_nothing(
+    client, clock, todays_intake, body, field, snapshot
+):
     sid = todays_intake["id"]
     client.post(f"/api/sessions/{sid}/check-in", headers=AUTH)
-    client.post(f"/api/sessions/{sid}/start-treatment", headers=AUTH)
+    clock.now = INTAKE_START
+    assert client.post(f"/api/sessions/{sid}/start-treatment", headers=AUTH).status_code == 200
+    clock.now = INTAKE_START + timedelta(minutes=30)
     before = snapshot()
 
     response = client.post(f"/api/sessions/{sid}/discharge", json=body, headers=AUTH)
@@ -1551,7 +1564,9 @@ def test_a_bad_discharge_is_422_naming_the_field_and_changes_nothing(client, tod
     assert client.get(f"/api/sessions/{sid}", headers=AUTH).get_json()["status"] == "in_treatment"
 
 
-@pytest.mark.parametrize("route", ["check-in", "start-treatment", "discharge", "no-show", "cancel"])
+@pytest.mark.parametrize(
+    "route", ["check-in", "start-treatment", "discharge", "no-show", "cancel", "checkpoints/bp_before_dose"]
+)
 def test_a_lifecycle_step_on_an_unknown_session_is_404(client, route, snapshot):
     before = snapshot()
 

@@ -92,8 +92,13 @@ STEPS = {
         reason=CancelReason.NO_RIDE_HOME, note=NOTE, clinic=CLINIC, now=START - timedelta(minutes=10)
     ),
     Step.CHECK_IN: lambda s: s.check_in(clinic=CLINIC, now=START - timedelta(minutes=15)),
-    Step.START_TREATMENT: lambda s: s.start_treatment(now=START + timedelta(minutes=2)),
-    Step.DISCHARGE: lambda s: s.discharge(at=START + timedelta(minutes=80), now=START + timedelta(minutes=85)),
+    Step.START_TREATMENT: lambda s: s.start_treatment(
+        clinic=CLINIC, now=START + timedelta(minutes=2), checkpoints_done={}
+    ),
+    # Treatment started 2 minutes late: its 45 minutes of monitoring after the 45-minute infusion end at START + 92.
+    Step.DISCHARGE: lambda s: s.discharge(
+        at=START + timedelta(minutes=95), now=START + timedelta(minutes=100), clinic=CLINIC, checkpoints_done={}
+    ),
     Step.RECORD_NO_SHOW: lambda s: s.record_no_show(now=START + timedelta(minutes=30)),
 }
 EVENT_OF = {
@@ -205,9 +210,11 @@ def test_a_whole_lifecycle_gives_events_with_exactly_the_contracts_fields():
         elif step is Step.CHECK_IN:
             events = session.check_in(clinic=CLINIC, now=now - timedelta(minutes=15))
         elif step is Step.START_TREATMENT:
-            events = session.start_treatment(now=now)
+            events = session.start_treatment(clinic=CLINIC, now=now, checkpoints_done={})
         else:
-            events = session.discharge(at=now + timedelta(minutes=90), now=now + timedelta(minutes=95))
+            events = session.discharge(
+                at=now + timedelta(minutes=90), now=now + timedelta(minutes=95), clinic=CLINIC, checkpoints_done={}
+            )
         assert_ids_times_and_codes_only(events)
         keys[events[0].type] = set(events[0].data)
     ids = {"session_id", "patient_id"}
@@ -224,7 +231,8 @@ def test_a_whole_lifecycle_gives_events_with_exactly_the_contracts_fields():
             "ride_home_mode",
         },
         "session.checked_in": ids | {"checked_in_at"},
-        "session.treatment_started": ids | {"treatment_started_at"},
+        "session.treatment_started": ids
+        | {"treatment_started_at", "treatment_ends_at", "recovery_ends_at", "chair_free_at"},
         "session.discharged": ids | {"discharged_at", "planned_recovery_ends_at", "ride_home_mode"},
     }
 
@@ -339,30 +347,41 @@ def test_a_check_in_on_another_local_day_is_refused_as_not_session_day_and_chang
 # --- discharge ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("minutes_after_start", [40, 90, 150], ids=["earlier", "as planned", "later"])
-def test_a_discharge_carries_the_actual_time_and_the_planned_end_of_recovery(minutes_after_start):
-    session = session_in(SessionStatus.IN_TREATMENT)
+@pytest.mark.parametrize(
+    "minutes_after_start, override",
+    [(40, "Dr. Patel judged her fit"), (92, None), (150, None)],
+    ids=["earlier, overridden", "once monitoring is over", "later"],
+)
+def test_a_discharge_carries_the_actual_time_and_the_planned_end_of_recovery(minutes_after_start, override):
+    session = session_in(SessionStatus.IN_TREATMENT)  # treatment started at START + 2 min
     discharged_at = START + timedelta(minutes=minutes_after_start)
 
-    events = session.discharge(at=discharged_at, now=discharged_at + timedelta(minutes=3))
+    events = session.discharge(
+        at=discharged_at,
+        now=discharged_at + timedelta(minutes=3),
+        clinic=CLINIC,
+        checkpoints_done={},
+        override_reason=override,
+    )
 
     assert session.status is SessionStatus.DISCHARGED
     assert session.discharged_at == discharged_at
-    assert session.recovery_ends_at == START + timedelta(minutes=90)  # the plan stays as it was
+    assert session.recovery_ends_at == START + timedelta(minutes=92)  # the plan, as the actual start moved it
+    assert session.discharge_override_reason == override
     assert dict(events[0].data) == {
         "session_id": "session-1",
         "patient_id": "patient-1",
         "discharged_at": discharged_at,
-        "planned_recovery_ends_at": START + timedelta(minutes=90),
+        "planned_recovery_ends_at": START + timedelta(minutes=92),
         "ride_home_mode": "escort",
     }
 
 
 def test_a_discharge_may_be_recorded_at_the_moment_it_happens():
     session = session_in(SessionStatus.IN_TREATMENT)
-    now = START + timedelta(minutes=70)
+    now = START + timedelta(minutes=92)
 
-    session.discharge(at=now, now=now)
+    session.discharge(at=now, now=now, clinic=CLINIC, checkpoints_done={})
 
     assert session.discharged_at == now
 
@@ -372,7 +391,9 @@ def test_a_discharge_in_the_future_is_an_invalid_discharged_at_and_changes_nothi
     before = asdict(session)
 
     with pytest.raises(InvalidRequest) as invalid:
-        session.discharge(at=START + timedelta(minutes=91), now=START + timedelta(minutes=90))
+        session.discharge(
+            at=START + timedelta(minutes=94), now=START + timedelta(minutes=93), clinic=CLINIC, checkpoints_done={}
+        )
 
     assert list(invalid.value.errors) == ["discharged_at"]
     assert asdict(session) == before
@@ -383,7 +404,9 @@ def test_a_discharge_before_treatment_started_is_an_invalid_discharged_at_and_ch
     before = asdict(session)
 
     with pytest.raises(InvalidRequest) as invalid:
-        session.discharge(at=START + timedelta(minutes=1), now=START + timedelta(minutes=60))
+        session.discharge(
+            at=START + timedelta(minutes=1), now=START + timedelta(minutes=100), clinic=CLINIC, checkpoints_done={}
+        )
 
     assert list(invalid.value.errors) == ["discharged_at"]
     assert asdict(session) == before
@@ -477,9 +500,11 @@ CHANGES = {
     Step.CHECK_IN: lambda uow: handlers.check_in(
         "session-1", uow=uow, clinic=CLINIC, now=START - timedelta(minutes=15)
     ),
-    Step.START_TREATMENT: lambda uow: handlers.start_treatment("session-1", uow=uow, now=START + timedelta(minutes=2)),
+    Step.START_TREATMENT: lambda uow: handlers.start_treatment(
+        "session-1", uow=uow, clinic=CLINIC, now=START + timedelta(minutes=2)
+    ),
     Step.DISCHARGE: lambda uow: handlers.discharge(
-        "session-1", at=START + timedelta(minutes=80), uow=uow, clinic=CLINIC, now=START + timedelta(minutes=85)
+        "session-1", at=START + timedelta(minutes=95), uow=uow, clinic=CLINIC, now=START + timedelta(minutes=100)
     ),
     Step.RECORD_NO_SHOW: lambda uow: handlers.record_no_show("session-1", uow=uow, now=START + timedelta(minutes=30)),
 }
@@ -493,10 +518,28 @@ BEFORE = {
 }
 
 
+class FakeCheckpoints:
+    """The checkpoints marked done, in memory."""
+
+    def __init__(self):
+        self.marks: dict[str, dict] = {}
+
+    def add(self, mark) -> None:
+        self.marks.setdefault(mark.session_id, {})[mark.checkpoint_id] = mark
+
+    def done(self, session_id: str) -> dict:
+        return dict(self.marks.get(session_id, {}))
+
+    def done_for(self, session_ids) -> dict:
+        return {session_id: self.done(session_id) for session_id in session_ids}
+
+
 def unit_of_work(session: Session) -> FakeUnitOfWork:
     calls: list[str] = []
     return FakeUnitOfWork(
-        sessions=FakeSessionRepository(session, calls=calls), patients=FakePatientRepository("patient-1", calls=calls)
+        sessions=FakeSessionRepository(session, calls=calls),
+        patients=FakePatientRepository("patient-1", calls=calls),
+        checkpoints=FakeCheckpoints(),
     )
 
 
@@ -692,8 +735,10 @@ def test_a_provider_ride_home_is_kept_with_the_session_and_its_events_name_the_m
 
     events = [*booked_events, *session.reschedule(RESCHEDULED_TO)]
     events += session.check_in(clinic=CLINIC, now=RESCHEDULED_TO.starts_at - timedelta(minutes=15))
-    events += session.start_treatment(now=RESCHEDULED_TO.starts_at)
-    events += session.discharge(at=RESCHEDULED_TO.recovery_ends_at, now=RESCHEDULED_TO.recovery_ends_at)
+    events += session.start_treatment(clinic=CLINIC, now=RESCHEDULED_TO.starts_at, checkpoints_done={})
+    events += session.discharge(
+        at=RESCHEDULED_TO.recovery_ends_at, now=RESCHEDULED_TO.recovery_ends_at, clinic=CLINIC, checkpoints_done={}
+    )
 
     assert session.ride_home == PROVIDER
     modes = {e.type: e.data["ride_home_mode"] for e in events if "ride_home_mode" in e.data}

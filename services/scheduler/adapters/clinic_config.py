@@ -11,7 +11,17 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from shared.contract.fields import ID_PATTERN, PlainText
 
-from ..domain.clinic import END_OF_DAY, LONGEST_BLOCK, WEEKDAYS, Clinic, Clinician, TreatmentType, WeeklyHours
+from ..domain.clinic import (
+    END_OF_DAY,
+    LONGEST_BLOCK,
+    WEEKDAYS,
+    Checkpoint,
+    CheckpointMoment,
+    Clinic,
+    Clinician,
+    TreatmentType,
+    WeeklyHours,
+)
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "clinic.toml"
 INTERVAL = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
@@ -81,6 +91,20 @@ class ClinicianSchema(StrictSchema):
     working_hours = fields.Nested(WeeklyHoursSchema, load_default=None)
 
 
+class CheckpointSchema(StrictSchema):
+    """A monitoring checkpoint: due at a moment of the session (``at``) or ``minutes_after_start``, one of the two."""
+
+    id = fields.String(required=True, validate=IDENTIFIER)
+    label = PlainText(required=True, max_length=120)
+    at = fields.Enum(CheckpointMoment, by_value=True, load_default=None)
+    minutes_after_start = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0, max=12 * 60))
+
+    @validates_schema
+    def _one_due_time(self, data, **_):
+        if (data.get("at") is None) == (data.get("minutes_after_start") is None):
+            raise ValidationError("Give either 'at' (before_treatment, before_discharge) or 'minutes_after_start'.")
+
+
 class TreatmentTypeSchema(StrictSchema):
     label = fields.String(required=True, validate=validate.Length(min=1))
     treatment_minutes = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=12 * 60))
@@ -94,6 +118,13 @@ class TreatmentTypeSchema(StrictSchema):
     )
     booking_horizon_days = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=731))
     minimum_spacing_hours = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=31 * 24))
+    checkpoints = fields.List(fields.Nested(CheckpointSchema), load_default=list)
+    minimum_monitoring_minutes = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=0, max=12 * 60)
+    )
+    earliest_start_minutes_before = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=0, max=4 * 60)
+    )
 
     @validates_schema
     def _coherent(self, data, **_):
@@ -106,6 +137,36 @@ class TreatmentTypeSchema(StrictSchema):
             )
         if data.get("counts_as_intake") and data["intake_required"]:
             raise ValidationError("An intake assessment cannot require an intake first.", "intake_required")
+        monitoring = data.get("minimum_monitoring_minutes")
+        if monitoring is not None and monitoring > data["recovery_minutes"]:
+            raise ValidationError(
+                "The minimum monitoring must fit within the recovery booked after the treatment "
+                f"({data['recovery_minutes']} minutes): the ride home is planned for its end.",
+                "minimum_monitoring_minutes",
+            )
+        self._checkpoints_fit(data)
+
+    @staticmethod
+    def _checkpoints_fit(data) -> None:
+        checkpoints = data.get("checkpoints") or []
+        ids = [c["id"] for c in checkpoints]
+        if len(set(ids)) != len(ids):
+            raise ValidationError("Checkpoint ids must be distinct within a treatment.", "checkpoints")
+        in_chair = data["treatment_minutes"] + data["recovery_minutes"]
+        for index, checkpoint in enumerate(checkpoints):
+            minutes = checkpoint.get("minutes_after_start")
+            if minutes is not None and minutes > in_chair:
+                raise ValidationError(
+                    {
+                        str(index): {
+                            "minutes_after_start": [
+                                f"Due after the patient is meant to leave: treatment and recovery last {in_chair} "
+                                "minutes."
+                            ]
+                        }
+                    },
+                    "checkpoints",
+                )
 
 
 class ClinicSchema(StrictSchema):
@@ -117,6 +178,9 @@ class ClinicSchema(StrictSchema):
     slot_minutes = fields.Integer(load_default=15, strict=True, validate=validate.OneOf([5, 10, 15, 20, 30, 60]))
     late_cancellation_hours = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=14 * 24))
     arrival_minutes_before = fields.Integer(load_default=15, strict=True, validate=validate.Range(min=0, max=120))
+    earliest_start_minutes_before = fields.Integer(
+        load_default=30, strict=True, validate=validate.Range(min=0, max=4 * 60)
+    )
     opening_hours = fields.Nested(WeeklyHoursSchema, required=True)
     closed_on = fields.List(TomlDate(), load_default=list)
     clinicians = fields.Dict(
@@ -171,6 +235,7 @@ def load_clinic(path: str | Path | None = None) -> Clinic:
         slot_minutes=data["slot_minutes"],
         late_cancellation_hours=data["late_cancellation_hours"],
         arrival_minutes_before=data["arrival_minutes_before"],
+        earliest_start_minutes_before=data["earliest_start_minutes_before"],
         opening_hours=opening_hours,
         closed_on=frozenset(data["closed_on"]),
         clinicians=tuple(
@@ -182,9 +247,17 @@ def load_clinic(path: str | Path | None = None) -> Clinic:
             for clinician_id, values in data["clinicians"].items()
         ),
         treatment_types={
-            type_id: TreatmentType(id=type_id, **values) for type_id, values in data["treatment_types"].items()
+            type_id: _treatment_type(type_id, values) for type_id, values in data["treatment_types"].items()
         },
     )
+
+
+def _treatment_type(type_id: str, values: dict) -> TreatmentType:
+    checkpoints = tuple(
+        Checkpoint(c["id"], c["label"], moment=c["at"], minutes_after_start=c["minutes_after_start"])
+        for c in values["checkpoints"]
+    )
+    return TreatmentType(id=type_id, **{**values, "checkpoints": checkpoints})
 
 
 def _weekly(days: dict) -> WeeklyHours:

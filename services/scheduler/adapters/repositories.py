@@ -1,4 +1,4 @@
-"""Patients, sessions, series and idempotency keys in the scheduler's database."""
+"""Patients, sessions, their checkpoints, series and idempotency keys in the scheduler's database."""
 
 import zlib
 from collections.abc import Iterable
@@ -10,13 +10,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shared.redaction import describe
 
+from ..domain.checkpoints import CheckpointMark
 from ..domain.clinic import LONGEST_BLOCK
 from ..domain.errors import ConcurrentChange
 from ..domain.patients import ContactChannel, IntakeAssessment, Language, Patient
 from ..domain.rides import RideStatus
 from ..domain.schedule import BookedBlock, Occupancy
 from ..domain.sessions import HOLDING_STATUSES, CancelReason, RideHome, RideHomeMode, Session, SessionStatus
-from .tables import idempotency_keys, intake_assessments, patients, series, sessions
+from .tables import idempotency_keys, intake_assessments, patients, series, session_checkpoints, sessions
 
 HOLDING = [status.value for status in HOLDING_STATUSES]
 # Advisory locks on clinic days use the two-key form, whose key space is apart from the patients' one-key locks.
@@ -73,6 +74,28 @@ class SqlPatientRepository:
             .limit(1)
         ).first()
         return IntakeAssessment(**row._mapping) if row else None
+
+    # The front desk's pages: finding a patient by name or phone, and the names behind a board's initials.
+
+    def search(self, wanted: str, *, limit: int) -> list[Patient]:
+        """Patients whose name or phone contains ``wanted``, ignoring case (and, for a phone, spaces and hyphens)."""
+        from sqlalchemy import func, or_
+
+        digits = "".join(c for c in wanted if c.isdigit())
+        bare_phone = func.replace(func.replace(patients.c.phone, " ", ""), "-", "")
+        matches = [func.lower(patients.c.full_name).contains(wanted.lower(), autoescape=True)]
+        matches.append(patients.c.phone.contains(wanted, autoescape=True))
+        if digits:
+            matches.append(bare_phone.contains(digits, autoescape=True))
+        query = select(patients).where(or_(*matches)).order_by(patients.c.full_name, patients.c.id).limit(limit)
+        return [_patient_of(row) for row in self._connection.execute(query)]
+
+    def names(self, patient_ids: Iterable[str]) -> dict[str, str]:
+        wanted = sorted(set(patient_ids))
+        if not wanted:
+            return {}
+        query = select(patients.c.id, patients.c.full_name).where(patients.c.id.in_(wanted))
+        return {row.id: row.full_name for row in self._connection.execute(query)}
 
 
 class SqlSessionRepository:
@@ -146,6 +169,59 @@ class SqlSessionRepository:
             .order_by(sessions.c.starts_at, sessions.c.chair_id)
         )
         return [_session_of(row) for row in rows]
+
+    # The front desk's session page: what was done to the session, by whom, from the audit trail.
+
+    def history(self, session_id: str, *, limit: int) -> list:
+        """The audit trail's entries about this session, oldest first."""
+        from ..domain.audit import AuditAction, AuditEntry
+        from ..domain.staff import Actor
+        from .tables import audit_entries
+
+        query = (
+            select(audit_entries)
+            .where(audit_entries.c.subject_id == session_id)
+            .order_by(audit_entries.c.at, audit_entries.c.id)
+            .limit(limit)
+        )
+        return [
+            AuditEntry(
+                at=row.at,
+                actor=Actor(id=row.actor_id, name=row.actor_name),
+                action=AuditAction(row.action),
+                subject_id=row.subject_id,
+                detail=row.detail,
+            )
+            for row in self._connection.execute(query)
+        ]
+
+
+class SqlCheckpointRepository:
+    """The monitoring checkpoints marked done, per session."""
+
+    def __init__(self, connection: Connection):
+        self._connection = connection
+
+    def add(self, mark: CheckpointMark) -> None:
+        with _conflicts_as_concurrent_change():
+            self._connection.execute(insert(session_checkpoints).values(**mark.__dict__))
+
+    def done(self, session_id: str) -> dict[str, CheckpointMark]:
+        """The session's checkpoints marked done, by checkpoint id."""
+        return self.done_for([session_id]).get(session_id, {})
+
+    def done_for(self, session_ids: Iterable[str]) -> dict[str, dict[str, CheckpointMark]]:
+        """The checkpoints marked done of each of the sessions, by session id, then checkpoint id."""
+        ids = list(set(session_ids))
+        marks: dict[str, dict[str, CheckpointMark]] = {}
+        # In chunks: a day's board is a few dozen sessions, but a listing may hold more ids than a statement takes.
+        for chunk in (ids[index : index + 500] for index in range(0, len(ids), 500)):
+            rows = self._connection.execute(
+                select(session_checkpoints).where(session_checkpoints.c.session_id.in_(chunk))
+            )
+            for row in rows:
+                marks.setdefault(row.session_id, {})[row.checkpoint_id] = CheckpointMark(**row._mapping)
+        return marks
 
 
 class SqlSeriesRepository:
@@ -294,6 +370,9 @@ def _row_of(session: Session) -> dict:
         "ride_status": session.ride_status.value if session.ride_status else None,
         "ride_status_at": session.ride_status_at,
         "check_in_override_reason": session.check_in_override_reason,
+        "booked_starts_at": session.booked_starts_at,
+        "start_override_reason": session.start_override_reason,
+        "discharge_override_reason": session.discharge_override_reason,
     }
 
 
@@ -323,6 +402,9 @@ def _session_of(row) -> Session:
         ride_status=RideStatus(row.ride_status) if row.ride_status else None,
         ride_status_at=row.ride_status_at,
         check_in_override_reason=row.check_in_override_reason,
+        booked_starts_at=row.booked_starts_at,
+        start_override_reason=row.start_override_reason,
+        discharge_override_reason=row.discharge_override_reason,
     )
 
 

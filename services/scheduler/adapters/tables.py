@@ -73,9 +73,22 @@ sessions = Table(
     Column("ride_status", String(16), nullable=True),
     Column("ride_status_at", UtcDateTime, nullable=True),
     Column("check_in_override_reason", String(300), nullable=True),
+    Column("booked_starts_at", UtcDateTime, nullable=True),
+    Column("start_override_reason", String(300), nullable=True),
+    Column("discharge_override_reason", String(300), nullable=True),
     Index("ix_sessions_chair_time", "chair_id", "starts_at"),
     Index("ix_sessions_patient", "patient_id"),
     Index("ix_sessions_starts_at", "starts_at"),
+)
+
+# A monitoring checkpoint a clinician marked done: when, and by whom (a staff username, or the service).
+session_checkpoints = Table(
+    "session_checkpoints",
+    metadata,
+    Column("session_id", String(36), ForeignKey("sessions.id"), primary_key=True),
+    Column("checkpoint_id", String(64), primary_key=True),
+    Column("done_at", UtcDateTime, nullable=False),
+    Column("done_by", String(64), nullable=False),
 )
 
 idempotency_keys = Table(

@@ -39,7 +39,15 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             CLINIC_ZONE.reset(token)
 
     def session_reply(session: Session, status: int = 200, **headers):
-        return jsonify(dump(schemas.SessionOut, session)), status, headers
+        # The checkpoints' statuses and the earliest discharge are judged now, against the clinic's configuration.
+        now = clock()
+        checkpoints = handlers.session_checkpoints(session, uow=uow_factory(), clinic=clinic, now=now)
+        document = {
+            **vars(session),
+            "earliest_discharge_at": session.earliest_discharge(clinic),
+            "checkpoints": checkpoints,
+        }
+        return jsonify(dump(schemas.SessionOut, document)), status, headers
 
     @api.errorhandler(InvalidRequest)
     def _invalid(exc: InvalidRequest):
@@ -261,22 +269,69 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/start-treatment")
-    @operation("Treatment started", **SESSION_STEP)
+    @operation(
+        "Treatment started",
+        description="Refused (409) before check-in (`transition_not_allowed`), more than the clinic's "
+        "`earliest_start_minutes_before` before the booked start (`too_early_to_start`), while a checkpoint before "
+        "treatment is open unless `override_reason` says why (`checkpoint_open`), or when the times the actual start "
+        "moves the session to take the chair (with its turnover) or the clinician from another session "
+        "(`chair_busy_if_started_now`, `clinician_busy_if_started_now`). Treatment end, recovery end (the pickup) and "
+        "the chair's turnover follow the actual start; `booked_starts_at` keeps the booked one.",
+        body=schemas.StartTreatmentIn,
+        body_required=False,
+        **SESSION_STEP,
+    )
     def start_treatment(session_id: str):
-        return session_reply(handlers.start_treatment(session_id, uow=uow_factory(), now=clock(), actor=api_caller()))
+        body = json_body(schemas.StartTreatmentIn()) if request.content_length else {"override_reason": None}
+        session = handlers.start_treatment(
+            session_id,
+            override_reason=body["override_reason"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+            actor=api_caller(),
+        )
+        return session_reply(session)
+
+    @api.post("/sessions/<id:session_id>/checkpoints/<id:checkpoint_id>")
+    @operation(
+        "A clinician did a monitoring checkpoint",
+        description="Marks the checkpoint done now, recording who. 404 for a checkpoint the session's treatment does "
+        "not have. Refused (409) when already done (`checkpoint_already_done`), out of its step "
+        "(`checkpoint_not_now`: one before treatment while checked in, the others during treatment) or more than 10 "
+        "minutes before it is due (`checkpoint_not_due`).",
+        **SESSION_STEP,
+    )
+    def mark_checkpoint(session_id: str, checkpoint_id: str):
+        session = handlers.mark_checkpoint(
+            session_id, checkpoint_id, uow=uow_factory(), clinic=clinic, now=clock(), actor=api_caller()
+        )
+        return session_reply(session)
 
     @api.post("/sessions/<id:session_id>/discharge")
     @operation(
         "The clinician released the patient",
-        description="`discharged_at` must not be ahead of now nor before treatment started (422).",
+        description="`discharged_at` must not be ahead of now nor before treatment started (422). Refused (409) "
+        "before the treatment's minimum monitoring after the treatment is over (`monitoring_not_complete`) or while a "
+        "checkpoint is open (`checkpoint_open`), naming what is missing, unless `override_reason` says why.",
         body=schemas.DischargeIn,
         body_required=False,
         **SESSION_STEP,
     )
     def discharge(session_id: str):
-        body = json_body(schemas.DischargeIn()) if request.content_length else {"discharged_at": None}
+        body = (
+            json_body(schemas.DischargeIn())
+            if request.content_length
+            else {"discharged_at": None, "override_reason": None}
+        )
         session = handlers.discharge(
-            session_id, at=body["discharged_at"], uow=uow_factory(), clinic=clinic, now=clock(), actor=api_caller()
+            session_id,
+            at=body["discharged_at"],
+            override_reason=body["override_reason"],
+            uow=uow_factory(),
+            clinic=clinic,
+            now=clock(),
+            actor=api_caller(),
         )
         return session_reply(session)
 

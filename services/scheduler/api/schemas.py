@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+from ..domain.checkpoints import CheckpointStatus
 from ..domain.patients import EMAIL_NEEDED, NOTHING_TO_CHANGE, ContactChannel, Language
 from ..domain.rides import RideStatus
 from ..domain.sessions import CancelReason, SessionStatus
@@ -181,11 +182,29 @@ class CheckInIn(StrictSchema):
     )
 
 
+def gate_override_field(description: str) -> BoundedText:
+    return BoundedText(
+        load_default=None, allow_none=True, min_length=3, max_length=300, metadata={"description": description}
+    )
+
+
+class StartTreatmentIn(StrictSchema):
+    override_reason = gate_override_field(
+        "Why treatment starts although a checkpoint before treatment is open; recorded with the session, never sent "
+        "anywhere. Without it, that start is refused (409 `checkpoint_open`)."
+    )
+
+
 class DischargeIn(StrictSchema):
     discharged_at = OffsetDateTime(
         load_default=None,
         allow_none=True,
         metadata={"description": "When the clinician released the patient; now if absent."},
+    )
+    override_reason = gate_override_field(
+        "Why the patient is discharged before the minimum monitoring is over or with a checkpoint open; recorded "
+        "with the session, never sent anywhere. Without it, that discharge is refused (409 "
+        "`monitoring_not_complete` or `checkpoint_open`)."
     )
 
 
@@ -283,6 +302,24 @@ class RideHomeOut(OutSchema):
     )
 
 
+class CheckpointOut(OutSchema):
+    id = fields.String()
+    label = fields.String()
+    due_at = ClinicTime(
+        metadata={"description": "Before treatment: the start; before discharge: the end of the minimum monitoring."}
+    )
+    status = fields.Enum(
+        CheckpointStatus,
+        by_value=True,
+        metadata={
+            "description": "pending, due (within 10 minutes of due_at), overdue, done, or skipped (the step it gated "
+            "was overridden, or the session ended without it)."
+        },
+    )
+    done_at = ClinicTime(allow_none=True)
+    done_by = fields.String(allow_none=True, metadata={"description": "The staff member's username, or service."})
+
+
 class SessionOut(OutSchema):
     id = fields.String()
     status = fields.Enum(SessionStatus, by_value=True)
@@ -316,6 +353,27 @@ class SessionOut(OutSchema):
     ride_status_at = ClinicTime(allow_none=True, metadata={"description": "When that ride status was reported."})
     check_in_override_reason = fields.String(
         allow_none=True, metadata={"description": "Why the patient was checked in without a confirmed ride home."}
+    )
+    booked_starts_at = ClinicTime(
+        allow_none=True,
+        metadata={
+            "description": "The start as booked, once treatment started; `starts_at` and the times after it then "
+            "follow the actual start."
+        },
+    )
+    start_override_reason = fields.String(
+        allow_none=True, metadata={"description": "Why treatment started with a checkpoint before it open."}
+    )
+    discharge_override_reason = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the patient was discharged before monitoring was complete or a checkpoint done."},
+    )
+    earliest_discharge_at = ClinicTime(
+        metadata={"description": "When the treatment's minimum monitoring after the treatment is over."}
+    )
+    checkpoints = fields.List(
+        fields.Nested(CheckpointOut),
+        metadata={"description": "The treatment's monitoring checkpoints, each open until a clinician marks it done."},
     )
 
 

@@ -25,7 +25,10 @@ class AuditAction(StrEnum):
     SESSION_CHECKED_IN = "session_checked_in"
     CHECK_IN_GATE_OVERRIDDEN = "check_in_gate_overridden"
     TREATMENT_STARTED = "treatment_started"
+    START_GATE_OVERRIDDEN = "start_gate_overridden"
+    CHECKPOINT_DONE = "checkpoint_done"
     SESSION_DISCHARGED = "session_discharged"
+    DISCHARGE_GATE_OVERRIDDEN = "discharge_gate_overridden"
     NO_SHOW_RECORDED = "no_show_recorded"
 
 

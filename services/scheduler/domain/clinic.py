@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
@@ -54,6 +55,24 @@ class Clinician:
     working_hours: WeeklyHours
 
 
+class CheckpointMoment(StrEnum):
+    """A checkpoint tied to a step of the session rather than to a time after the start."""
+
+    BEFORE_TREATMENT = "before_treatment"  # must be done before treatment may start
+    BEFORE_DISCHARGE = "before_discharge"  # due when the minimum monitoring ends; must be done before discharge
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One monitoring step of a treatment (a blood pressure reading, say), due either at a ``moment`` of the session
+    or ``minutes_after_start`` of treatment; exactly one of the two is set."""
+
+    id: str
+    label: str
+    moment: CheckpointMoment | None = None
+    minutes_after_start: int | None = None
+
+
 @dataclass(frozen=True)
 class TreatmentType:
     id: str
@@ -67,6 +86,20 @@ class TreatmentType:
     minimum_notice_minutes: int = 0
     booking_horizon_days: int = 366
     minimum_spacing_hours: int = 0
+    # The clinical gates of the treatment day: monitoring steps, the monitoring a discharge waits for (after the
+    # treatment ends; None: the recovery minutes) and how early treatment may start (None: the clinic's setting).
+    checkpoints: tuple[Checkpoint, ...] = ()
+    minimum_monitoring_minutes: int | None = None
+    earliest_start_minutes_before: int | None = None
+
+    @cached_property
+    def minimum_monitoring(self) -> timedelta:
+        """How long after the treatment ends a patient is monitored before discharge, at the least."""
+        minutes = self.recovery_minutes if self.minimum_monitoring_minutes is None else self.minimum_monitoring_minutes
+        return timedelta(minutes=minutes)
+
+    def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        return next((c for c in self.checkpoints if c.id == checkpoint_id), None)
 
     @cached_property
     def treatment(self) -> timedelta:
@@ -111,6 +144,8 @@ class Clinic:
     slot_minutes: int = 15
     late_cancellation_hours: int = 24
     arrival_minutes_before: int = 15
+    # Treatment may start at most this long before the booked start, unless a treatment type says otherwise.
+    earliest_start_minutes_before: int = 30
     closed_on: frozenset[date] = frozenset()
     # Where patients are treated, and so where every ride home picks them up.
     address: str | None = None
@@ -133,6 +168,11 @@ class Clinic:
     def arrival_lead(self) -> timedelta:
         """Patients arrive this long before treatment starts, to check in and settle."""
         return timedelta(minutes=self.arrival_minutes_before)
+
+    def earliest_start_lead(self, treatment: TreatmentType | None) -> timedelta:
+        """How long before its booked start a session of ``treatment`` may start."""
+        minutes = treatment.earliest_start_minutes_before if treatment is not None else None
+        return timedelta(minutes=self.earliest_start_minutes_before if minutes is None else minutes)
 
     @property
     def late_cancellation_window(self) -> timedelta:
