@@ -276,6 +276,9 @@ def test_two_changes_to_one_session_at_once_tell_one_serial_story(database_url, 
         for round_ in range(ROUNDS):
             day = FIRST_DAY + timedelta(days=round_)
             session_id = book_round(runtime, clock, day, race_.before)
+            if "discharge" in (race_.first, race_.second):
+                # Treatment started at 10:20; its monitoring (45 minutes after the 45-minute infusion) ends at 11:50.
+                clock.now = at(day, 12)
             answers = race(runtime, session_id, (race_.first, race_.second), day)
             stored = check_one_serial_story(runtime, engine, session_id, race_, answers)
             outcomes.append((tuple(status for _, status, _ in answers), stored["status"]))

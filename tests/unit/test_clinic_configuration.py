@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from services.scheduler.adapters.clinic_config import DEFAULT_CONFIG, ClinicConfigError, load_clinic
+from services.scheduler.domain.clinic import Checkpoint, CheckpointMoment
 from services.scheduler.domain.schedule import Schedule
 
 VALID = """\
@@ -432,3 +433,154 @@ def test_an_address_that_is_not_one_line_of_text_is_refused_naming_the_field(tmp
     message = config_error(tmp_path, changed('name = "Test Clinic"\n', f'name = "Test Clinic"\naddress = {value}\n'))
 
     assert "address" in message
+
+
+# --- the treatment day's gates: checkpoints, minimum monitoring, the earliest start -------------------------------
+
+CHECKPOINTS = """\
+minimum_monitoring_minutes = 50
+earliest_start_minutes_before = 10
+checkpoints = [
+    { id = "bp_before", label = "Blood pressure before the infusion", at = "before_treatment" },
+    { id = "bp_40", label = "Blood pressure 40 minutes in", minutes_after_start = 40 },
+    { id = "bp_leaving", label = "Blood pressure before discharge", at = "before_discharge" },
+]
+"""
+
+
+def with_checkpoints(text: str = CHECKPOINTS) -> str:
+    return changed("minimum_spacing_hours = 20\n", "minimum_spacing_hours = 20\n" + text)
+
+
+def test_the_shipped_default_gives_esketamine_its_rems_checkpoints_and_two_hours_of_monitoring():
+    clinic = load_clinic(DEFAULT_CONFIG)
+    spray, iv, intake = (
+        clinic.treatment_types[t] for t in ("esketamine_nasal_spray", "iv_infusion", "intake_assessment")
+    )
+
+    assert [(c.id, c.moment, c.minutes_after_start) for c in spray.checkpoints] == [
+        ("bp_before_dose", CheckpointMoment.BEFORE_TREATMENT, None),
+        ("bp_40_min", None, 40),
+        ("bp_before_discharge", CheckpointMoment.BEFORE_DISCHARGE, None),
+    ]
+    assert spray.minimum_monitoring == timedelta(hours=2)
+    assert [c.moment for c in iv.checkpoints] == [
+        CheckpointMoment.BEFORE_TREATMENT,
+        None,
+        CheckpointMoment.BEFORE_DISCHARGE,
+    ]
+    assert iv.checkpoints[1].minutes_after_start == iv.treatment_minutes  # vitals at the end of the infusion
+    assert iv.minimum_monitoring == timedelta(minutes=iv.recovery_minutes)
+    assert intake.checkpoints == () and intake.minimum_monitoring == timedelta(0)
+    assert clinic.earliest_start_lead(spray) == timedelta(minutes=30)
+
+
+def test_checkpoints_minimum_monitoring_and_the_earliest_start_are_read_per_treatment(tmp_path):
+    clinic = load_clinic(
+        write(
+            tmp_path,
+            with_checkpoints().replace(
+                "arrival_minutes_before = 20\n", "arrival_minutes_before = 20\nearliest_start_minutes_before = 45\n"
+            ),
+        )
+    )
+    iv, intake = clinic.treatment_type("iv_infusion"), clinic.treatment_type("intake")
+
+    assert iv.checkpoints == (
+        Checkpoint("bp_before", "Blood pressure before the infusion", moment=CheckpointMoment.BEFORE_TREATMENT),
+        Checkpoint("bp_40", "Blood pressure 40 minutes in", minutes_after_start=40),
+        Checkpoint("bp_leaving", "Blood pressure before discharge", moment=CheckpointMoment.BEFORE_DISCHARGE),
+    )
+    assert iv.minimum_monitoring == timedelta(minutes=50)
+    assert clinic.earliest_start_lead(iv) == timedelta(minutes=10)  # the treatment's own
+    assert clinic.earliest_start_lead(intake) == timedelta(minutes=45)  # the clinic's
+
+
+def test_without_gate_settings_a_treatment_has_no_checkpoints_monitors_its_recovery_and_starts_up_to_30_minutes_early(
+    tmp_path,
+):
+    clinic = load_clinic(write(tmp_path, VALID))
+    iv = clinic.treatment_type("iv_infusion")
+
+    assert iv.checkpoints == ()
+    assert iv.minimum_monitoring == timedelta(minutes=50)
+    assert clinic.earliest_start_lead(iv) == timedelta(minutes=30)
+
+
+@pytest.mark.parametrize(
+    "checkpoint, field",
+    [
+        ('{ id = "bp", label = "BP", at = "whenever" }', "at"),
+        ('{ id = "bp", label = "BP", minutes_after_start = -5 }', "minutes_after_start"),
+        ('{ id = "bp", label = "BP", minutes_after_start = 4.5 }', "minutes_after_start"),
+        ('{ id = "bp", label = "BP", minutes_after_start = 100 }', "minutes_after_start"),  # after recovery (90)
+        ('{ id = "b p", label = "BP", at = "before_treatment" }', "id"),
+        ('{ label = "BP", at = "before_treatment" }', "id"),
+        ('{ id = "bp", at = "before_treatment" }', "label"),
+        ('{ id = "bp", label = "", at = "before_treatment" }', "label"),
+        ('{ id = "bp", label = "BP\\nnow", at = "before_treatment" }', "label"),
+        ('{ id = "bp", label = "BP", at = "before_treatment", by = "Dr. A" }', "by"),
+    ],
+    ids=[
+        "unknown-moment",
+        "negative-minutes",
+        "fractional-minutes",
+        "after-the-patient-leaves",
+        "bad-id",
+        "no-id",
+        "no-label",
+        "empty-label",
+        "label-with-line-break",
+        "unknown-key",
+    ],
+)
+def test_a_wrong_checkpoint_is_refused_naming_the_treatment_the_checkpoint_and_its_field(tmp_path, checkpoint, field):
+    message = config_error(tmp_path, with_checkpoints(f"checkpoints = [{checkpoint}]\n"))
+
+    assert "iv_infusion" in message and "checkpoints" in message and f"'{field}'" in message, message
+    assert "{0: {" in message, message  # the checkpoint's position in the list
+
+
+@pytest.mark.parametrize(
+    "checkpoint",
+    ['{ id = "bp", label = "BP" }', '{ id = "bp", label = "BP", at = "before_treatment", minutes_after_start = 5 }'],
+    ids=["neither", "both"],
+)
+def test_a_checkpoint_must_be_due_either_at_a_moment_or_some_minutes_after_the_start(tmp_path, checkpoint):
+    message = config_error(tmp_path, with_checkpoints(f"checkpoints = [{checkpoint}]\n"))
+
+    assert "checkpoints" in message and "either 'at'" in message, message
+
+
+def test_two_checkpoints_of_one_treatment_with_the_same_id_are_refused(tmp_path):
+    twice = '{ id = "bp", label = "BP", at = "before_treatment" }'
+    message = config_error(tmp_path, with_checkpoints(f"checkpoints = [{twice}, {twice}]\n"))
+
+    assert "checkpoints" in message and "distinct" in message
+
+
+@pytest.mark.parametrize(
+    "setting, field",
+    [
+        ("minimum_monitoring_minutes = 51\n", "minimum_monitoring_minutes"),  # more than the 50 minutes of recovery
+        ("minimum_monitoring_minutes = -1\n", "minimum_monitoring_minutes"),
+        ("minimum_monitoring_minutes = 'two hours'\n", "minimum_monitoring_minutes"),
+        ("earliest_start_minutes_before = 241\n", "earliest_start_minutes_before"),
+        ("earliest_start_minutes_before = -10\n", "earliest_start_minutes_before"),
+    ],
+)
+def test_a_wrong_minimum_monitoring_or_earliest_start_is_refused_naming_the_treatment_and_the_field(
+    tmp_path, setting, field
+):
+    message = config_error(tmp_path, with_checkpoints(setting))
+
+    assert "iv_infusion" in message and field in message, message
+
+
+@pytest.mark.parametrize("value", ["-1", "241", "true", '"30"'])
+def test_a_wrong_clinic_wide_earliest_start_is_refused_naming_it(tmp_path, value):
+    text = changed(
+        "arrival_minutes_before = 20\n", f"arrival_minutes_before = 20\nearliest_start_minutes_before = {value}\n"
+    )
+
+    assert "earliest_start_minutes_before" in config_error(tmp_path, text)

@@ -158,7 +158,7 @@ class TreatmentTypeSchema(StrictSchema):
             if minutes is not None and minutes > in_chair:
                 raise ValidationError(
                     {
-                        str(index): {
+                        index: {
                             "minutes_after_start": [
                                 f"Due after the patient is meant to leave: treatment and recovery last {in_chair} "
                                 "minutes."
