@@ -1,5 +1,6 @@
 """The scheduler's composition root: builds the real adapters, or takes fakes from tests."""
 
+import os
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from shared.web.reference import serve_api_reference
 from . import SERVICE_NAME
 from .adapters import tables
 from .adapters.clinic_config import load_clinic
+from .adapters.notifications_client import DEFAULT_URL as NOTIFICATIONS_DEFAULT_URL
+from .adapters.notifications_client import NotificationsClient, SentMessage
 from .adapters.unit_of_work import SchedulerUnitOfWork
 from .api.http import create_api
 from .api.openapi import build_openapi
@@ -35,6 +38,7 @@ def bootstrap(
     clock: Callable[[], datetime] = utcnow,
     retry: RetryPolicy | None = None,
     front_desk: FrontDeskSettings | None = None,
+    messages_of: Callable[[str], list[SentMessage] | None] | None = None,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
     engine, relay = open_service_database(
@@ -56,8 +60,16 @@ def bootstrap(
         event_handlers(uow_factory),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
     )
+    if messages_of is None:
+        # The pages show what notifications sent (asked briefly, kept a little while; "unknown" when it is away).
+        notifications_url = os.environ.get("NOTIFICATIONS_URL") or NOTIFICATIONS_DEFAULT_URL
+        messages_of = NotificationsClient(notifications_url, settings.service_token).messages_of
     pages = FrontDesk(
-        front_desk or FrontDeskSettings.from_environment(), uow_factory=uow_factory, clinic=clinic, clock=clock
+        front_desk or FrontDeskSettings.from_environment(),
+        uow_factory=uow_factory,
+        clinic=clinic,
+        clock=clock,
+        messages=messages_of,
     )
     api = create_api(uow_factory=uow_factory, clinic=clinic, clock=clock)
     app = create_service_app(

@@ -13,15 +13,18 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFProtect
 
+from ..adapters.notifications_client import SentMessage
 from ..domain.clinic import Clinic
 from ..domain.staff import Actor, Permission
 from . import sessions
 from .access import SAFE_METHODS, may_call_api
+from .booking import create_booking_pages
 from .errors import error_page
 from .navigation import nav_links
 from .next_url import safe_next
 from .pages import create_pages
 from .security import add_page_headers, is_page
+from .session_pages import create_session_pages
 from .settings import FrontDeskSettings
 from .sign_in import create_sign_in_pages
 
@@ -36,11 +39,14 @@ class FrontDesk:
         uow_factory: Callable,
         clinic: Clinic,
         clock: Callable[[], datetime],
+        messages: Callable[[str], list[SentMessage] | None] | None = None,
     ):
         self.settings = settings
         self._uow_factory = uow_factory
         self._clinic = clinic
         self._clock = clock
+        # What notifications sent for a session (None: it cannot say); without it the pages say "unknown".
+        self._messages = messages or (lambda _session_id: None)
         self.csrf = CSRFProtect()
         self.login = LoginManager()
         self.limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
@@ -87,12 +93,25 @@ class FrontDesk:
                 uow_factory=self._uow_factory, clock=self._clock, settings=self.settings, limiter=self.limiter
             )
         )
-        app.register_blueprint(create_pages(uow_factory=self._uow_factory, clinic=self._clinic, clock=self._clock))
+        pages = {"uow_factory": self._uow_factory, "clinic": self._clinic, "clock": self._clock}
+        app.register_blueprint(create_pages(**pages, messages=self._messages))
+        app.register_blueprint(create_booking_pages(**pages))
+        app.register_blueprint(create_session_pages(**pages, messages=self._messages))
         clinic_name = self._clinic.name
+        zone = self._clinic.time_zone
 
         @app.context_processor
         def _layout():
             return {"clinic_name": clinic_name, "nav_links": nav_links, "Permission": Permission}
+
+        @app.template_filter("hm")
+        def _hours_minutes(instant: datetime | None) -> str:
+            """An instant as the clinic's wall clock: 09:45."""
+            return instant.astimezone(zone).strftime("%H:%M") if instant else ""
+
+        @app.template_filter("long_day")
+        def _long_day(day) -> str:
+            return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def _to_sign_in():
