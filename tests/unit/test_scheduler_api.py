@@ -1992,3 +1992,250 @@ def test_a_treatment_that_needs_no_ride_checks_in_and_an_override_reason_given_a
 
 def test_healthz_says_whether_the_scheduler_consumes_ride_events(client):
     assert client.get("/healthz").get_json()["consuming"] is False  # nothing started in these tests
+
+
+# --- the treatment day's safety gates: the earliest start, checkpoints, the discharge gate -----------------------
+
+NINE = datetime(2026, 12, 2, 14, 0, tzinfo=UTC)  # Wednesday 09:00 in New York: tomorrow's infusion as booked
+
+
+def post(client, session_id: str, step: str, body=None):
+    return client.post(f"/api/sessions/{session_id}/{step}", json=body, headers=AUTH)
+
+
+def outbox_rows(database_file) -> list[tuple[str, str]]:
+    engine = create_engine(f"sqlite:///{database_file}")
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql("SELECT routing_key, body FROM outbox").all()
+    engine.dispose()
+    return [(key, body) for key, body in rows]
+
+
+@pytest.fixture
+def arrived_infusion(runtime, client, clock, tomorrows_infusion) -> str:
+    """Tomorrow's infusion, its ride confirmed, checked in at 08:45."""
+    report_ride(runtime, tomorrows_infusion["id"], "ride.confirmed")
+    clock.now = ARRIVAL
+    assert check_in(client, tomorrows_infusion["id"]).status_code == 200
+    return tomorrows_infusion["id"]
+
+
+def test_a_session_shows_its_checkpoints_with_due_times_and_statuses_and_its_earliest_discharge(
+    client, clock, arrived_infusion
+):
+    shown = client.get(f"/api/sessions/{arrived_infusion}", headers=AUTH).get_json()
+
+    assert shown["checkpoints"] == [
+        {
+            "id": "vitals_before_infusion",
+            "label": "Vital signs before the infusion",
+            "due_at": "2026-12-02T09:00:00-05:00",
+            "status": "pending",
+            "done_at": None,
+            "done_by": None,
+        },
+        {
+            "id": "vitals_end_of_infusion",
+            "label": "Vital signs at the end of the infusion",
+            "due_at": "2026-12-02T09:45:00-05:00",
+            "status": "pending",
+            "done_at": None,
+            "done_by": None,
+        },
+        {
+            "id": "vitals_before_discharge",
+            "label": "Vital signs before discharge",
+            "due_at": "2026-12-02T10:30:00-05:00",
+            "status": "pending",
+            "done_at": None,
+            "done_by": None,
+        },
+    ]
+    assert shown["earliest_discharge_at"] == "2026-12-02T10:30:00-05:00"
+    assert shown["booked_starts_at"] is None
+    assert shown["start_override_reason"] is None and shown["discharge_override_reason"] is None
+    clock.now = NINE + timedelta(minutes=11)
+    later = client.get(f"/api/sessions/{arrived_infusion}", headers=AUTH).get_json()["checkpoints"]
+    assert [c["status"] for c in later] == ["overdue", "pending", "pending"]
+
+
+def test_starting_treatment_more_than_30_minutes_before_the_booked_start_is_409_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot
+):
+    clock.now = NINE - timedelta(minutes=35)
+    assert post(client, arrived_infusion, "checkpoints/vitals_before_infusion").status_code == 200
+    before = snapshot()
+
+    body = assert_refusal(post(client, arrived_infusion, "start-treatment"), "too_early_to_start")
+
+    assert "08:30" in body["message"]
+    assert snapshot() == before
+
+
+def test_starting_treatment_with_the_checkpoint_before_it_open_is_409_checkpoint_open_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot
+):
+    clock.now = NINE
+    before = snapshot()
+
+    body = assert_refusal(post(client, arrived_infusion, "start-treatment"), "checkpoint_open")
+
+    assert "Vital signs before the infusion" in body["message"]
+    assert snapshot() == before
+
+
+def test_an_early_start_moves_the_times_the_pickup_follows_and_the_event_carries_them(
+    client, clock, arrived_infusion, database_file
+):
+    clock.now = NINE - timedelta(minutes=20)
+    marked = post(client, arrived_infusion, "checkpoints/vitals_before_infusion")
+    clock.now = NINE - timedelta(minutes=10)
+
+    started = post(client, arrived_infusion, "start-treatment")
+
+    assert marked.status_code == 200 and marked.get_json()["checkpoints"][0]["status"] == "done"
+    assert marked.get_json()["checkpoints"][0]["done_by"] == "service"
+    assert started.status_code == 200, started.get_json()
+    body = started.get_json()
+    assert (body["booked_starts_at"], body["starts_at"]) == ("2026-12-02T09:00:00-05:00", "2026-12-02T08:50:00-05:00")
+    assert body["treatment_started_at"] == "2026-12-02T08:50:00-05:00"
+    assert body["treatment_ends_at"] == "2026-12-02T09:35:00-05:00"
+    assert body["recovery_ends_at"] == body["earliest_discharge_at"] == "2026-12-02T10:20:00-05:00"
+    assert body["chair_free_at"] == "2026-12-02T10:35:00-05:00"
+    [started_event] = [
+        json.loads(body) for key, body in outbox_rows(database_file) if key == "session.treatment_started"
+    ]
+    assert datetime.fromisoformat(started_event["data"]["recovery_ends_at"]) == datetime(
+        2026, 12, 2, 15, 20, tzinfo=UTC
+    )
+
+
+def test_discharge_before_monitoring_is_over_is_409_naming_what_is_missing_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot
+):
+    clock.now = NINE
+    post(client, arrived_infusion, "checkpoints/vitals_before_infusion")
+    post(client, arrived_infusion, "start-treatment")
+    clock.now = NINE + timedelta(minutes=60)
+    before = snapshot()
+
+    body = assert_refusal(post(client, arrived_infusion, "discharge"), "monitoring_not_complete")
+
+    assert "10:30" in body["message"] and "Vital signs at the end of the infusion" in body["message"]
+    assert snapshot() == before
+
+
+def test_discharge_with_a_checkpoint_open_is_409_checkpoint_open_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot
+):
+    clock.now = NINE
+    post(client, arrived_infusion, "checkpoints/vitals_before_infusion")
+    post(client, arrived_infusion, "start-treatment")
+    clock.now = NINE + timedelta(minutes=45)
+    post(client, arrived_infusion, "checkpoints/vitals_end_of_infusion")
+    clock.now = NINE + timedelta(minutes=95)
+    before = snapshot()
+
+    body = assert_refusal(post(client, arrived_infusion, "discharge"), "checkpoint_open")
+
+    assert "Vital signs before discharge" in body["message"]
+    assert snapshot() == before
+
+
+def test_with_every_checkpoint_done_and_monitoring_over_the_patient_is_discharged(client, clock, arrived_infusion):
+    clock.now = NINE
+    post(client, arrived_infusion, "checkpoints/vitals_before_infusion")
+    post(client, arrived_infusion, "start-treatment")
+    clock.now = NINE + timedelta(minutes=45)
+    post(client, arrived_infusion, "checkpoints/vitals_end_of_infusion")
+    clock.now = NINE + timedelta(minutes=88)
+    post(client, arrived_infusion, "checkpoints/vitals_before_discharge")
+    clock.now = NINE + timedelta(minutes=90)
+
+    response = post(client, arrived_infusion, "discharge")
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "discharged" and body["discharge_override_reason"] is None
+    assert [c["status"] for c in body["checkpoints"]] == ["done", "done", "done"]
+    assert [c["done_at"] for c in body["checkpoints"]] == [
+        "2026-12-02T09:00:00-05:00",
+        "2026-12-02T09:45:00-05:00",
+        "2026-12-02T10:28:00-05:00",
+    ]
+
+
+def test_an_override_reason_discharges_early_and_is_shown_on_the_session_but_not_in_the_outbox(
+    client, clock, arrived_infusion, database_file
+):
+    clock.now = NINE
+    post(client, arrived_infusion, "start-treatment", {"override_reason": "Vitals taken at check-in"})
+    clock.now = NINE + timedelta(minutes=50)
+
+    response = post(client, arrived_infusion, "discharge", {"override_reason": " Patient fit, family waiting "})
+
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["start_override_reason"] == "Vitals taken at check-in"
+    assert body["discharge_override_reason"] == "Patient fit, family waiting"
+    assert [c["status"] for c in body["checkpoints"]] == ["skipped", "skipped", "skipped"]
+    assert client.get(f"/api/sessions/{arrived_infusion}", headers=AUTH).get_json() == body
+    outbox = " ".join(body for _, body in outbox_rows(database_file))
+    assert "session.discharged" in outbox
+    assert "Vitals taken" not in outbox and "family" not in outbox
+
+
+@pytest.mark.parametrize(
+    "checkpoint, minutes, reason",
+    [
+        ("vitals_end_of_infusion", 30, "checkpoint_not_due"),
+        ("vitals_before_infusion", 40, "checkpoint_not_now"),
+        ("vitals_end_of_infusion", None, "checkpoint_not_now"),
+    ],
+    ids=["too-early", "before-treatment-after-the-start", "timed-before-the-start"],
+)
+def test_a_checkpoint_marked_out_of_its_time_is_409_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot, checkpoint, minutes, reason
+):
+    clock.now = NINE
+    if minutes is not None:
+        post(client, arrived_infusion, "start-treatment", {"override_reason": "Vitals taken at check-in"})
+        clock.now = NINE + timedelta(minutes=minutes)
+    before = snapshot()
+
+    assert_refusal(post(client, arrived_infusion, f"checkpoints/{checkpoint}"), reason)
+    assert snapshot() == before
+
+
+def test_a_checkpoint_marked_twice_is_409_checkpoint_already_done(client, clock, arrived_infusion):
+    clock.now = NINE - timedelta(minutes=5)
+    assert post(client, arrived_infusion, "checkpoints/vitals_before_infusion").status_code == 200
+
+    assert_refusal(post(client, arrived_infusion, "checkpoints/vitals_before_infusion"), "checkpoint_already_done")
+
+
+@pytest.mark.parametrize("checkpoint", ["bp_40_min", "no-such-checkpoint"])
+def test_a_checkpoint_the_sessions_treatment_does_not_have_is_404_and_changes_nothing(
+    client, arrived_infusion, snapshot, checkpoint
+):
+    before = snapshot()
+
+    assert_field_errors(post(client, arrived_infusion, f"checkpoints/{checkpoint}"), 404, "_request")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"override_reason": "ok"}, {"override_reason": "x" * 301}, {"override_reason": 7}, {"reason": "taken"}],
+    ids=["too-short", "too-long", "not-text", "unknown-field"],
+)
+def test_a_bad_start_treatment_body_is_422_naming_the_field_and_changes_nothing(
+    client, clock, arrived_infusion, snapshot, body
+):
+    clock.now = NINE
+    before = snapshot()
+
+    response = post(client, arrived_infusion, "start-treatment", body)
+
+    assert_field_errors(response, 422, next(iter(body)))
+    assert snapshot() == before
