@@ -41,7 +41,9 @@ CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 
 
 def ensure_browser() -> None:
-    """Pages are tested in a real headless Chromium: Debian's package, installed here when it is missing."""
+    """Pages are tested in a real headless Chromium: Debian's package, installed here when it is missing; and checked
+    with axe-core, installed from npm into tests/browser/node_modules."""
+    ensure_axe()
     if any(shutil.which(name) for name in CHROMIUM_NAMES):
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -52,6 +54,21 @@ def ensure_browser() -> None:
     else:
         print("Chromium is missing and cannot be installed from here: install it (Debian: `apt-get install chromium`);")
         print("the browser tests fail without it.", flush=True)
+
+
+AXE_FOLDER = ROOT / "tests" / "browser"
+
+
+def ensure_axe() -> None:
+    """The accessibility checks run axe-core (npm) in the page."""
+    if (AXE_FOLDER / "node_modules" / "axe-core" / "axe.min.js").exists():
+        return
+    if not shutil.which("npm"):
+        print("npm is missing: the browser tests' accessibility checks need axe-core from npm.", flush=True)
+        return
+    print("installing axe-core (npm) into tests/browser/node_modules ...", flush=True)
+    command = ["npm", "install", "--prefix", str(AXE_FOLDER), "--no-save", "--no-package-lock", "--no-audit"]
+    subprocess.run([*command, "--no-fund", "axe-core@4"], check=True)
 
 
 # What every change must pass before the tests run; their settings are in pyproject.toml.

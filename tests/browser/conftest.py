@@ -1,6 +1,7 @@
 """A real headless Chromium for the pages: Debian's, installed by ``python3 dev.py test`` when it is missing."""
 
 import shutil
+from pathlib import Path
 
 import pytest
 from integration.test_transport_escort_and_at_risk import served  # noqa: F401 - transport served over HTTP
@@ -30,3 +31,47 @@ def phone(browser):
     page.on("pageerror", lambda error: page.complaints.append(str(error)))
     yield page
     context.close()
+
+
+@pytest.fixture
+def tablet(browser):
+    """A page the size of a desk tablet (landscape), recording what the browser complained of."""
+    context = browser.new_context(viewport={"width": 1024, "height": 768})
+    page = context.new_page()
+    page.complaints = []
+    page.on("console", lambda message: message.type == "error" and page.complaints.append(message.text))
+    page.on("pageerror", lambda error: page.complaints.append(str(error)))
+    yield page
+    context.close()
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+SERIOUS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: `python3 dev.py test` installs it (npm) into tests/browser/node_modules")
+    return AXE.read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def accessibility_problems(axe_source):
+    """Runs axe-core in the page as it stands and returns its serious and critical violations, one line each.
+
+    axe is evaluated through the DevTools protocol, which the page's Content-Security-Policy does not govern: the page
+    is checked exactly as it is served, no script of its own added."""
+
+    def check(page) -> list[str]:
+        if not page.evaluate("typeof window.axe === 'object'"):
+            page.evaluate(axe_source + "\n;true")
+        results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+        return [
+            f"{violation['id']} ({violation['impact']}): {violation['help']} at "
+            + ", ".join(str(node["target"]) for node in violation["nodes"][:3])
+            for violation in results["violations"]
+            if violation["impact"] in SERIOUS
+        ]
+
+    return check
