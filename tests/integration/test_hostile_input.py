@@ -186,6 +186,8 @@ def scheduler_paths(records: dict[str, str], hostile: str) -> list[tuple[str, st
         ("POST", f"/api/sessions/{hostile}/start-treatment", None),
         ("POST", f"/api/sessions/{hostile}/discharge", None),
         ("POST", f"/api/sessions/{hostile}/no-show", None),
+        ("POST", f"/api/sessions/{hostile}/checkpoints/vitals_before_infusion", None),
+        ("POST", f"/api/sessions/{records['session_id']}/checkpoints/{hostile}", None),
         ("GET", f"/api/series/{hostile}", None),
     ]
 
@@ -311,8 +313,14 @@ def scheduler_bodies(records: dict[str, str]) -> list[tuple[str, str, dict, str,
         (
             "POST",
             f"/api/sessions/{session}/discharge",
-            {"discharged_at": "2026-12-01T06:00:00-05:00"},
-            {"names": [], "ids": [], "times": ["discharged_at"], "text": []},
+            {"discharged_at": "2026-12-01T06:00:00-05:00", "override_reason": "Patient fit, family waiting"},
+            {"names": [], "ids": [], "times": ["discharged_at"], "text": ["override_reason"]},
+        ),
+        (
+            "POST",
+            f"/api/sessions/{session}/start-treatment",
+            {"override_reason": "Vitals taken at check-in"},
+            {"names": [], "ids": [], "times": [], "text": ["override_reason"]},
         ),
         (
             "POST",

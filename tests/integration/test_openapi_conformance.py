@@ -39,6 +39,10 @@ TOKEN = "openapi-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # Tuesday 07:00 in New York
 TWO_DAYS_EARLIER = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+# The floor's morning: the sessions of the day are prepared at their own times, and the fuzzing then runs at 09:40,
+# within 30 minutes of a checked-in patient's 10:00 start (treatment may start at most that early).
+EIGHT = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
+TWENTY_TO_TEN = datetime(2026, 12, 1, 14, 40, tzinfo=UTC)
 CLINIC = load_clinic()
 ESCORT = {"mode": "escort", "escort_name": "Bo Lee", "escort_phone": "+14155550124"}
 CHECKS = [
@@ -208,22 +212,30 @@ class Api:
         return self.call("POST", path, status, path_parameters={"session_id": session_id}, **kwargs).json()
 
 
-def prepare_records(api: Api) -> dict[str, str]:
+def prepare_records(api: Api) -> dict[str, str | dict[str, str]]:
     """A record for every path parameter, each in the state in which its operation succeeds; by the operation's path."""
     api.clock.now = TWO_DAYS_EARLIER
     missed = api.book(api.register("Noor Haddad", intake=False), "intake_assessment", "2026-11-30T09:00:00-05:00")
+    # Today's sessions, booked ahead: an intake at 08:00 (treated by 09:40), one at 10:00 (to start at 09:40), one at
+    # noon (to check in) and an infusion at 13:00 (checked in, its vitals before the infusion to be marked).
+    treated = api.book(api.register("Eve Park", intake=False), "intake_assessment", "2026-12-01T08:00:00-05:00")
+    arrived = api.book(api.register("Ola Berg", intake=False), "intake_assessment", "2026-12-01T10:00:00-05:00")
+    arriving = api.book(api.register("Mia Chen", intake=False), "intake_assessment", "2026-12-01T12:00:00-05:00")
+    monitored = api.book(
+        api.register("Kai Sato", intake=True), "iv_infusion", "2026-12-01T13:00:00-05:00", ride_home=ESCORT
+    )
     api.clock.now = NOW
     patient = api.register("Ann Lee", intake=True)
     booked = api.book(patient, "iv_infusion", "2026-12-02T09:00:00-05:00", ride_home=ESCORT, chair_id="chair-1")
     to_cancel = api.book(
         api.register("Raj Iyer", intake=True), "iv_infusion", "2026-12-03T09:00:00-05:00", ride_home=ESCORT
     )
-    arriving = api.book(api.register("Mia Chen", intake=False), "intake_assessment", "2026-12-01T09:00:00-05:00")
-    arrived = api.book(api.register("Ola Berg", intake=False), "intake_assessment", "2026-12-01T10:00:00-05:00")
     api.step("check-in", arrived)
-    treated = api.book(api.register("Eve Park", intake=False), "intake_assessment", "2026-12-01T11:00:00-05:00")
     api.step("check-in", treated)
+    api.step("check-in", monitored, body={"override_reason": "Escort confirmed by phone"})
+    api.clock.now = EIGHT
     api.step("start-treatment", treated)
+    api.clock.now = TWENTY_TO_TEN
     series = {
         "patient_id": api.register("Lu Wang", intake=True),
         "treatment_type": "iv_infusion",
@@ -246,17 +258,22 @@ def prepare_records(api: Api) -> dict[str, str]:
         "/api/sessions/{session_id}/start-treatment": arrived,
         "/api/sessions/{session_id}/discharge": treated,
         "/api/sessions/{session_id}/no-show": missed,
+        "/api/sessions/{session_id}/checkpoints/{checkpoint_id}": {
+            "session_id": monitored,
+            "checkpoint_id": "vitals_before_infusion",
+        },
         "/api/series/{series_id}": booked_series["id"],
     }
 
 
-def with_path_examples(document: dict, records: dict[str, str]) -> dict:
-    """The served document, with each path parameter's example pointing at a real record."""
+def with_path_examples(document: dict, records: dict[str, str | dict[str, str]]) -> dict:
+    """The served document, with each path parameter's example pointing at a real record (by parameter, for a path
+    with more than one)."""
     document = copy.deepcopy(document)
-    for path, record_id in records.items():
+    for path, record in records.items():
         for parameter in document["paths"][path]["parameters"]:
             if parameter["in"] == "path":
-                parameter["example"] = record_id
+                parameter["example"] = record[parameter["name"]] if isinstance(record, dict) else record
     return document
 
 
@@ -282,6 +299,7 @@ def narrowed_to_the_clinic(document: dict, created: dict[str, list[str]]) -> dic
         "treatment_type": list(CLINIC.treatment_types),
         "chair_id": list(CLINIC.chairs),
         "clinician_id": [clinician.id for clinician in CLINIC.clinicians],
+        "checkpoint_id": sorted({c.id for t in CLINIC.treatment_types.values() for c in t.checkpoints}),
         "phone": ["+14155550123", "+442079460958"],
         "escort_phone": ["+14155550124"],
         **{name: times for name in ("starts_at", "first_starts_at", "discharged_at", "completed_at", "from", "to")},
@@ -414,7 +432,7 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
     assert {name: changed[name] for name in preferences} == preferences
     slots = api.call("GET", "/api/availability", 200, query={"treatment_type": "iv_infusion", **window, **patient})
     assert slots.json()["slots"]
-    assert len(api.call("GET", "/api/sessions", 200, query=window).json()["sessions"]) == 7
+    assert len(api.call("GET", "/api/sessions", 200, query=window).json()["sessions"]) == 8
     api.call("GET", "/api/sessions/{session_id}", 200, path_parameters=booked)
     assert b"BEGIN:VCALENDAR" in api.call("GET", "/api/sessions/{session_id}.ics", 200, path_parameters=booked).content
     moved = api.step("reschedule", booked["session_id"], body={"starts_at": "2026-12-04T10:00:00-05:00"})
@@ -428,6 +446,12 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
         api.step("start-treatment", records["/api/sessions/{session_id}/start-treatment"])["status"] == "in_treatment"
     )
     assert api.step("discharge", records["/api/sessions/{session_id}/discharge"], body={})["status"] == "discharged"
+    checkpoint = records["/api/sessions/{session_id}/checkpoints/{checkpoint_id}"]
+    assert isinstance(checkpoint, dict)
+    marked = api.call(
+        "POST", "/api/sessions/{session_id}/checkpoints/{checkpoint_id}", 200, path_parameters=checkpoint
+    ).json()
+    assert marked["checkpoints"][0]["status"] == "done"
     assert api.step("no-show", records["/api/sessions/{session_id}/no-show"])["status"] == "no_show"
     series = api.call(
         "GET", "/api/series/{series_id}", 200, path_parameters={"series_id": records["/api/series/{series_id}"]}

@@ -38,15 +38,16 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
         finally:
             CLINIC_ZONE.reset(token)
 
+    def session_documents(sessions: list[Session]) -> list[dict]:
+        """Each session with its checkpoints, their statuses judged now, and its earliest discharge."""
+        checkpoints = handlers.checkpoints_of(sessions, uow=uow_factory(), clinic=clinic, now=clock())
+        return [
+            {**vars(s), "earliest_discharge_at": s.earliest_discharge(clinic), "checkpoints": checkpoints[s.id]}
+            for s in sessions
+        ]
+
     def session_reply(session: Session, status: int = 200, **headers):
-        # The checkpoints' statuses and the earliest discharge are judged now, against the clinic's configuration.
-        now = clock()
-        checkpoints = handlers.session_checkpoints(session, uow=uow_factory(), clinic=clinic, now=now)
-        document = {
-            **vars(session),
-            "earliest_discharge_at": session.earliest_discharge(clinic),
-            "checkpoints": checkpoints,
-        }
+        [document] = session_documents([session])
         return jsonify(dump(schemas.SessionOut, document)), status, headers
 
     @api.errorhandler(InvalidRequest)
@@ -169,7 +170,7 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
     def list_sessions():
         query = query_args(schemas.WindowQuery())
         sessions = handlers.list_sessions(window_from=query["from_"], window_to=query["to"], uow=uow_factory())
-        return jsonify(dump(schemas.SessionListOut, {"sessions": sessions}))
+        return jsonify(dump(schemas.SessionListOut, {"sessions": session_documents(sessions)}))
 
     @api.post("/sessions")
     @operation(
@@ -377,14 +378,14 @@ def create_api(*, uow_factory: Callable, clinic: Clinic, clock: Callable[[], dat
             idempotency=_idempotency_key(),
             actor=api_caller(),
         )
-        document = dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions})
+        document = dump(schemas.SeriesOut, {"id": series_id, "sessions": session_documents(sessions)})
         return jsonify(document), 201, _created(f"/api/series/{series_id}", replayed)
 
     @api.get("/series/<id:series_id>")
     @operation("A series and its sessions", ok=(200, schemas.SeriesOut), errors=(404,))
     def show_series(series_id: str):
         sessions = handlers.get_series(series_id, uow=uow_factory())
-        return jsonify(dump(schemas.SeriesOut, {"id": series_id, "sessions": sessions}))
+        return jsonify(dump(schemas.SeriesOut, {"id": series_id, "sessions": session_documents(sessions)}))
 
     return api
 
