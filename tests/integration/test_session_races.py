@@ -216,6 +216,12 @@ def replay(events) -> list[dict]:
             assert event.data["previous_starts_at"] == state["starts_at"], "a reschedule names a time no longer stored"
             assert event.data["previous_recovery_ends_at"] == state["recovery_ends_at"]
             state["starts_at"], state["recovery_ends_at"] = event.data["starts_at"], event.data["recovery_ends_at"]
+        if event.type == "session.treatment_started":
+            # The session's times follow the actual start: the pickup with them.
+            state["starts_at"], state["recovery_ends_at"] = (
+                event.data["treatment_started_at"],
+                event.data["recovery_ends_at"],
+            )
         state["status"] = STATUS_AFTER[event.type]
         states.append(dict(state))
     return states
