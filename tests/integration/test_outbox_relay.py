@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from services.scheduler.adapters import tables
 from services.scheduler.bootstrap import bootstrap
-from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, PublishFailed, Topology
+from shared.contract import SESSION_BOOKED
+from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, PublishFailed, QueueSpec, Topology
 from shared.messaging.topology import NOTIFICATIONS_QUEUE
 from shared.persistence import create_database_engine
 from shared.settings import Settings
@@ -248,7 +249,7 @@ def test_an_event_no_queue_is_bound_to_stays_in_the_outbox_with_its_error_and_th
     broker_url, database_url, outbox_rows
 ):
     # A topology mistake: only session.booked is bound, so session.cancelled is unroutable.
-    partial = Topology(queues=(NOTIFICATIONS_QUEUE,))
+    partial = Topology(queues=(QueueSpec(NOTIFICATIONS_QUEUE.name, binds=(SESSION_BOOKED,)),))
     runtime = scheduler(broker_url, database_url, publisher_factory=lambda: EventPublisher(broker_url, partial))
     relay = runtime.workers[0]
     desk = FrontDesk(runtime)

@@ -23,6 +23,7 @@ API_PERMISSIONS = {
     "scheduler_api.start_treatment": Permission.START_TREATMENT,
     "scheduler_api.discharge": Permission.DISCHARGE,
     "scheduler_api.record_no_show": Permission.RECORD_NO_SHOW,
+    "scheduler_api.mark_checkpoint": Permission.MARK_CHECKPOINT,
 }
 
 
