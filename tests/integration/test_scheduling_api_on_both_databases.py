@@ -262,12 +262,21 @@ def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(runtime, c
     first = booked(client, patient, iso("2027-01-05 09:00"))
     moved = step(client, first["id"], "reschedule", {"starts_at": iso("2027-01-06 10:00")})
     report_ride(runtime, first["id"], "ride.confirmed")
+    # The infusion's day as the floor lives it: vitals while checked in, treatment five minutes late (so every later
+    # time moves with it: the infusion ends 10:50, monitoring 11:35), vitals at the end of the infusion and before
+    # discharge when each is due, and the discharge after the earliest one, recorded a little after it happened.
     clock.set_local("2027-01-06 09:50")
     checked_in = step(client, first["id"], "check-in")
-    clock.set_local("2027-01-06 10:00")
-    step(client, first["id"], "start-treatment")
-    clock.set_local("2027-01-06 11:40")
-    discharged = step(client, first["id"], "discharge", {"discharged_at": iso("2027-01-06 11:20")})
+    clock.set_local("2027-01-06 09:55")
+    step(client, first["id"], "checkpoints/vitals_before_infusion")
+    clock.set_local("2027-01-06 10:05")
+    started = step(client, first["id"], "start-treatment")
+    clock.set_local("2027-01-06 10:50")
+    step(client, first["id"], "checkpoints/vitals_end_of_infusion")
+    clock.set_local("2027-01-06 11:35")
+    step(client, first["id"], "checkpoints/vitals_before_discharge")
+    clock.set_local("2027-01-06 11:45")
+    discharged = step(client, first["id"], "discharge", {"discharged_at": iso("2027-01-06 11:38")})
 
     missed = booked(client, patient, iso("2027-01-08 09:00"))
     clock.set_local("2027-01-08 09:20")
@@ -281,7 +290,17 @@ def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(runtime, c
 
     assert moved["starts_at"] == iso("2027-01-06 10:00")
     assert checked_in["status"] == "checked_in"
-    assert discharged["status"] == "discharged" and discharged["discharged_at"] == iso("2027-01-06 11:20")
+    assert (started["booked_starts_at"], started["starts_at"]) == (iso("2027-01-06 10:00"), iso("2027-01-06 10:05"))
+    assert started["earliest_discharge_at"] == iso("2027-01-06 11:35")
+    assert discharged["status"] == "discharged" and discharged["discharged_at"] == iso("2027-01-06 11:38")
+    assert (discharged["start_override_reason"], discharged["discharge_override_reason"]) == (None, None), (
+        "every gate was met: nothing was overridden"
+    )
+    assert [(c["id"], c["status"]) for c in discharged["checkpoints"]] == [
+        ("vitals_before_infusion", "done"),
+        ("vitals_end_of_infusion", "done"),
+        ("vitals_before_discharge", "done"),
+    ]
     assert no_show["status"] == "no_show"
     outbox = db.outbox()
     assert [(key, correlation) for key, correlation, _ in outbox] == [
@@ -308,9 +327,12 @@ def test_every_lifecycle_step_writes_its_event_to_the_outbox_in_order(runtime, c
     assert at(rescheduled["starts_at"]) == local("2027-01-06 10:00")
     assert at(rescheduled["recovery_ends_at"]) == local("2027-01-06 11:30")
     assert at(data[6]["checked_in_at"]) == local("2027-01-06 09:50")
-    assert at(data[7]["treatment_started_at"]) == local("2027-01-06 10:00")
-    assert at(data[8]["discharged_at"]) == local("2027-01-06 11:20"), "the actual discharge, not the clock"
-    assert at(data[8]["planned_recovery_ends_at"]) == local("2027-01-06 11:30")
+    assert at(data[7]["treatment_started_at"]) == local("2027-01-06 10:05")
+    assert at(data[7]["treatment_ends_at"]) == local("2027-01-06 10:50"), "moved with the actual start"
+    assert at(data[7]["recovery_ends_at"]) == local("2027-01-06 11:35")
+    assert at(data[7]["chair_free_at"]) == local("2027-01-06 11:50")
+    assert at(data[8]["discharged_at"]) == local("2027-01-06 11:38"), "the actual discharge, not the clock"
+    assert at(data[8]["planned_recovery_ends_at"]) == local("2027-01-06 11:35"), "the recovery the start moved"
     assert data[8]["ride_home_mode"] == "escort"
     assert at(data[10]["starts_at"]) == local("2027-01-08 09:00")
     assert at(data[10]["recorded_at"]) == local("2027-01-08 09:20")

@@ -18,6 +18,7 @@ from services.scheduler.adapters.clinic_config import load_clinic
 from services.scheduler.bootstrap import MIGRATIONS, bootstrap
 from services.scheduler.cli import run_command
 from services.scheduler.web import FrontDeskSettings
+from services.scheduler.web.access import API_PERMISSIONS
 from shared.persistence.engine import create_database_engine
 from shared.settings import Settings
 
@@ -328,6 +329,20 @@ def test_a_staff_session_may_call_through_the_api_only_what_its_role_may_do(clie
     assert books.status_code == 403 and books.mimetype == "application/json"
 
 
+def test_every_api_route_that_changes_something_has_its_permission_in_the_table(runtime):
+    # A changing route missing from API_PERMISSIONS is for admins only: a new one (a checkpoint, say) left out would
+    # lock the clinicians who need it out of the API.
+    changing = {
+        rule.endpoint
+        for rule in runtime.app.url_map.iter_rules()
+        if rule.endpoint.startswith("scheduler_api.") and rule.methods & {"POST", "PATCH", "PUT", "DELETE"}
+    }
+
+    assert "scheduler_api.mark_checkpoint" in changing, "the routes are read from the running app"
+    assert sorted(changing - API_PERMISSIONS.keys()) == [], "changing routes without a permission"
+    assert sorted(API_PERMISSIONS.keys() - changing) == [], "permissions for routes that do not exist or change nothing"
+
+
 def test_a_booking_by_a_staff_member_is_audited_under_their_name_in_the_bookings_transaction(
     client, accounts, database
 ):
@@ -364,28 +379,49 @@ def test_a_booking_whose_audit_entry_cannot_be_written_is_not_booked(client, dat
 def test_the_session_changes_through_the_service_token_are_audited_as_the_service(client, database, clock):
     patient_id = register_patient_with_intake(client)
     session_id = client.post("/api/sessions", json=booking(patient_id), headers=AUTH).get_json()["id"]
-    client.post(f"/api/sessions/{session_id}/reschedule", json={"starts_at": "2027-01-05T11:00:00-05:00"}, headers=AUTH)
-    clock.now = datetime(2027, 1, 5, 15, 30, tzinfo=UTC)  # 10:30 in the clinic, the session's day
-    client.post(
-        f"/api/sessions/{session_id}/check-in", json={"override_reason": "ride arranged by phone"}, headers=AUTH
-    )
-    client.post(f"/api/sessions/{session_id}/start-treatment", headers=AUTH)
-    clock.now += timedelta(hours=2)
-    discharged = client.post(f"/api/sessions/{session_id}/discharge", headers=AUTH)
 
-    assert discharged.status_code == 200
+    def step(route: str, body: dict | None = None) -> dict:
+        response = client.post(f"/api/sessions/{session_id}/{route}", json=body, headers=AUTH)
+        assert response.status_code == 200, f"{route}: {response.get_data(as_text=True)}"
+        return response.get_json()
+
+    def at_clinic_time(wall: str) -> None:
+        clock.now = datetime.fromisoformat(f"2027-01-05T{wall}:00-05:00")
+
+    step("reschedule", {"starts_at": "2027-01-05T11:00:00-05:00"})
+    # The session's day, walked gate by gate: treatment starts at 10:30 (the earliest, half an hour before 11:00),
+    # so the infusion ends 11:15 and monitoring 12:00; each checkpoint is marked when it is due.
+    at_clinic_time("10:30")
+    step("check-in", {"override_reason": "ride arranged by phone"})
+    step("checkpoints/vitals_before_infusion")
+    step("start-treatment")
+    at_clinic_time("11:15")
+    step("checkpoints/vitals_end_of_infusion")
+    at_clinic_time("12:00")
+    step("checkpoints/vitals_before_discharge")
+    at_clinic_time("12:30")
+    discharged = step("discharge")
+
     entries = rows(database, "SELECT actor_name, actor_id, action, subject_id, detail FROM audit_entries ORDER BY id")
     assert entries == [
-        ("service", None, action, session_id, None)
-        for action in (
-            "session_booked",
-            "session_rescheduled",
-            "check_in_gate_overridden",
-            "treatment_started",
-            "session_discharged",
+        ("service", None, action, session_id, detail)
+        for action, detail in (
+            ("session_booked", None),
+            ("session_rescheduled", None),
+            ("check_in_gate_overridden", None),
+            ("checkpoint_done", "vitals_before_infusion"),
+            ("treatment_started", None),
+            ("checkpoint_done", "vitals_end_of_infusion"),
+            ("checkpoint_done", "vitals_before_discharge"),
+            ("session_discharged", None),
         )
     ]
     assert "phone" not in str(entries), "the override's reason stays with the session"
+    assert [(c["id"], c["done_by"]) for c in discharged["checkpoints"]] == [
+        ("vitals_before_infusion", "service"),
+        ("vitals_end_of_infusion", "service"),
+        ("vitals_before_discharge", "service"),
+    ], "each mark records the service as who did it, as the trail does"
 
 
 def test_a_cancellation_and_a_no_show_are_audited_with_the_reason_code_only(client, database, clock):
