@@ -190,8 +190,9 @@ def test_the_front_desk_registers_a_patient_and_books_through_the_form(
     keep(tmp_path / "front-desk-booking.png", "front-desk-booking.png")
 
     tablet.get_by_role("button", name="Book session").focus()
-    tablet.keyboard.press("Enter")
-    tablet.wait_for_load_state()
+    # A key press, unlike a click, does not wait for the navigation it starts: wait for it explicitly.
+    with tablet.expect_navigation():
+        tablet.keyboard.press("Enter")
 
     assert tablet.get_by_role("heading", level=1).inner_text() == "Fay Ng"
     assert "Session booked: Tue 5 Jan at 11:00" in tablet.get_by_role("status").inner_text()

@@ -106,8 +106,9 @@ def test_check_in_checkpoints_start_a_refused_then_a_granted_discharge(
     else:
         pytest.fail("Tab never reached the checkpoint's button")
     assert mark_before.evaluate("button => button.matches(':focus-visible')"), "the keyboard focus is visible"
-    floor_tablet.keyboard.press("Enter")
-    floor_tablet.wait_for_load_state()
+    # A key press, unlike a click, does not wait for the navigation it starts: wait for it explicitly.
+    with floor_tablet.expect_navigation():
+        floor_tablet.keyboard.press("Enter")
     assert notice(floor_tablet) == "Checkpoint marked done."
     assert "Done 09:50 by dr.patel" in " ".join(
         checkpoint_item(floor_tablet, "Vital signs before the infusion").inner_text().split()
