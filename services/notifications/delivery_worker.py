@@ -9,12 +9,12 @@ no second text (SMTP has no such key: the e-mail may arrive twice, with the same
 """
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from shared.polling import PollingWorker
 from shared.redaction import describe
 
 from .domain.contacts import ClinicFacts, Contact, ContactUnavailable, SessionFacts, SessionUnknown
@@ -343,31 +343,12 @@ def _log(message: Message, reason: str | None = None) -> None:
     )
 
 
-class DeliveryWorker:
+class DeliveryWorker(PollingWorker):
     def __init__(
         self, uow_factory: Callable, peers: Peers, *, clock: Callable[[], datetime], poll_interval: float = 1.0
     ):
-        self._uow_factory = uow_factory
-        self._peers = peers
-        self._clock = clock
-        self._poll_interval = poll_interval
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    def run_until_stopped(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                deliver_due(uow_factory=self._uow_factory, peers=self._peers, clock=self._clock)
-            except Exception as exc:  # the database away for a while: the rows wait, the loop goes on
-                log.warning("delivery worker paused: %s", describe(exc))
-                self._stopping.wait(self._poll_interval * 5)
-                continue
-            self._wake.wait(self._poll_interval)
+        super().__init__(
+            "delivery worker",
+            lambda: deliver_due(uow_factory=uow_factory, peers=peers, clock=clock),
+            poll_interval=poll_interval,
+        )

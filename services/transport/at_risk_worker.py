@@ -2,11 +2,10 @@
 second replica) picks up where it stopped; each check is settled once, in the same commit as its event."""
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from shared.redaction import describe
+from shared.polling import PollingWorker
 
 from .domain.at_risk import check_due
 
@@ -28,20 +27,11 @@ def fire_due_checks(*, uow, now: datetime) -> int:
     return fired
 
 
-class AtRiskWorker:
+class AtRiskWorker(PollingWorker):
     def __init__(self, uow_factory: Callable, *, clock: Callable[[], datetime], poll_interval: float = 15.0):
-        self._uow_factory = uow_factory
-        self._clock = clock
-        self._poll_interval = poll_interval
-        self._stopping = threading.Event()
-
-    def stop(self) -> None:
-        self._stopping.set()
-
-    def run_until_stopped(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                fire_due_checks(uow=self._uow_factory(), now=self._clock())
-            except Exception as exc:  # the rows stay due; the next round tries again
-                log.warning("at-risk worker paused: %s", describe(exc))
-            self._stopping.wait(self._poll_interval)
+        super().__init__(
+            "at-risk worker",
+            lambda: fire_due_checks(uow=uow_factory(), now=clock()),
+            poll_interval=poll_interval,
+            pause_after_failure=1,
+        )

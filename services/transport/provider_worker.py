@@ -6,11 +6,11 @@ a call repeated after a crash between the provider's answer and our commit finds
 """
 
 import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from shared.polling import PollingWorker
 from shared.redaction import describe
 
 from .adapters.ride_provider import ProviderRefused, ProviderUnavailable
@@ -176,7 +176,7 @@ def work_once(*, uow_factory: Callable, provider: RideProvider, places: Places, 
     return taken
 
 
-class ProviderWorker:
+class ProviderWorker(PollingWorker):
     def __init__(
         self,
         uow_factory: Callable,
@@ -186,30 +186,8 @@ class ProviderWorker:
         clock: Callable[[], datetime],
         poll_interval: float = 1.0,
     ):
-        self._uow_factory = uow_factory
-        self._provider = provider
-        self._places = places
-        self._clock = clock
-        self._poll_interval = poll_interval
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
-
-    def run_until_stopped(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()
-            try:
-                work_once(
-                    uow_factory=self._uow_factory, provider=self._provider, places=self._places, clock=self._clock
-                )
-            except Exception as exc:  # the database away for a while: the rows wait, the loop goes on
-                log.warning("provider worker paused: %s", describe(exc))
-                self._stopping.wait(self._poll_interval * 5)
-                continue
-            self._wake.wait(self._poll_interval)
+        super().__init__(
+            "provider worker",
+            lambda: work_once(uow_factory=uow_factory, provider=provider, places=places, clock=clock),
+            poll_interval=poll_interval,
+        )
