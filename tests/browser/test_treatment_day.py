@@ -79,7 +79,8 @@ def test_check_in_checkpoints_start_a_refused_then_a_granted_discharge(
     sign_in(tablet, clinic.url, "desk.ann")
     tablet.goto(page_url)
     assert tablet.get_by_role("heading", level=1).inner_text() == "Ann Lee"
-    assert "Ride confirmed since 15:00" in " ".join(tablet.locator("#ride-home + dl").inner_text().split())
+    # Confirmed the afternoon before: the day is written, so it does not read as this afternoon.
+    assert "Ride confirmed since Mon 4 Jan 15:00" in " ".join(tablet.locator("#ride-home + dl").inner_text().split())
     assert "Override reason" not in action_form(tablet, "Check in").inner_text(), "the ride home is confirmed"
     assert tablet.get_by_role("button", name="Start treatment").count() == 0
     action_form(tablet, "Check in").get_by_role("button", name="Check in").click()
@@ -202,10 +203,10 @@ def test_check_in_checkpoints_start_a_refused_then_a_granted_discharge(
         "4 Jan 09:00 Session booked · service",
         "4 Jan 15:00 Ride confirmed · transport",
         "5 Jan 09:45 Session checked in · desk.ann",
-        "5 Jan 09:50 Checkpoint done · dr.patel · vitals before infusion",
+        "5 Jan 09:50 Checkpoint done · dr.patel · Vital signs before the infusion",
         "5 Jan 09:55 Treatment started · dr.patel",
-        "5 Jan 10:40 Checkpoint done · dr.patel · vitals end of infusion",
-        "5 Jan 11:15 Checkpoint done · dr.patel · vitals before discharge",
+        "5 Jan 10:40 Checkpoint done · dr.patel · Vital signs at the end of the infusion",
+        "5 Jan 11:15 Checkpoint done · dr.patel · Vital signs before discharge",
         "5 Jan 11:25 Session discharged · dr.patel",
     ]
     refused = "Failed to load resource: the server responded with a status of 409 (CONFLICT)"

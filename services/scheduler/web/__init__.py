@@ -109,6 +109,16 @@ class FrontDesk:
             """An instant as the clinic's wall clock: 09:45."""
             return instant.astimezone(zone).strftime("%H:%M") if instant else ""
 
+        @app.template_filter("hm_or_day")
+        def _hours_minutes_or_day(instant: datetime | None) -> str:
+            """09:45 today; "Mon 4 Jan 15:00" on another day, so that yesterday's 15:00 does not read as today's."""
+            if not instant:
+                return ""
+            local = instant.astimezone(zone)
+            if local.date() == self._clock().astimezone(zone).date():
+                return f"{local:%H:%M}"
+            return f"{local:%a} {local.day} {local:%b %H:%M}"
+
         @app.template_filter("long_day")
         def _long_day(day) -> str:
             return f"{day:%A} {day.day} {day:%B %Y}"

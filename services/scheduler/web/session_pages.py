@@ -119,7 +119,7 @@ def create_session_pages(
             "ride_needs_override": session.needs_ride_home(clinic) and not session.ride_confirmed,
             "instructions": instructions_badge(sent),
             "messages": sent,
-            "timeline": timeline(session, history),
+            "timeline": timeline(session, history, treatment),
             "checkpoints": checkpoints,
             "may_mark": current_user.may(Permission.MARK_CHECKPOINT),
             "may_override": current_user.may(Permission.OVERRIDE_GATE),
@@ -314,10 +314,17 @@ def actor():
     return current_user.account.actor
 
 
-def timeline(session: Session, history: list) -> list[Moment]:
+def timeline(session: Session, history: list, treatment=None) -> list[Moment]:
     """What was done to the session (the audit trail: who, what) and what transport reported of the ride."""
+    # The audit keeps a checkpoint's id; people read its label.
+    labels = {checkpoint.id: checkpoint.label for checkpoint in (treatment.checkpoints if treatment else ())}
     moments = [
-        Moment(entry.at, entry.action.value.replace("_", " ").capitalize(), entry.actor.name, entry.detail)
+        Moment(
+            entry.at,
+            entry.action.value.replace("_", " ").capitalize(),
+            entry.actor.name,
+            labels.get(entry.detail, entry.detail) if entry.action.value == "checkpoint_done" else entry.detail,
+        )
         for entry in history
     ]
     if not any(entry.action.value == "session_booked" for entry in history):
