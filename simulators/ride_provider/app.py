@@ -1,13 +1,12 @@
 """The simulated provider's HTTP API (/v1, as a health-care ride API has it) and its control API (/_simulator)."""
 
-import hmac
 import json
 import logging
-import time
 from datetime import datetime
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+
+from simulators.http_api import ApiError, install_simulated_api
 
 from .driver_flow import DriverFlow
 from .faults import BadFaults, Faults
@@ -25,56 +24,11 @@ DISPATCHABLE = {"will_call", "scheduled"}
 CANCELLABLE = {"will_call", "scheduled", "dispatched", "driver_assigned", "driver_arrived"}
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def create_app(settings: SimulatorSettings, state: SimulatorState, flow: DriverFlow, webhooks: WebhookSender) -> Flask:
     app = Flask("ride_provider_simulator")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
 
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError):
-        return jsonify(error={"code": error.code, "message": error.message}), error.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error={"code": code, "message": error.description}), error.code
-
-    @app.before_request
-    def faults_and_auth():
-        if not request.path.startswith("/v1/"):
-            return
-        key = request.headers.get("Idempotency-Key")
-        if key:
-            with state.lock:
-                state.key_uses[key] += 1
-        g.faults = state.faults
-        g.fault_acted = False
-        if g.faults.status is not None:
-            _acted()
-            raise ApiError(g.faults.status, "simulated_failure", "the simulator was told to fail this call")
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.api_key.encode()):
-            raise ApiError(401, "unauthorized", "a valid bearer key is needed")
-        return
-
-    @app.after_request
-    def slow_answer(response):
-        faults = g.get("faults")
-        if faults is not None and faults.delay_seconds > 0:
-            _acted()
-            # The work is done before the wait, as with a provider that commits and then answers slowly.
-            time.sleep(faults.delay_seconds)
-        return response
-
-    def _acted() -> None:
-        if not g.fault_acted:
-            g.fault_acted = True
-            state.fault_acted()
+    _acted = install_simulated_api(app, state, secret=settings.api_key)
 
     @app.post("/v1/rides")
     def book():

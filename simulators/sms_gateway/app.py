@@ -1,12 +1,11 @@
 """The simulated gateway's HTTP API (/v1, as SMS gateways have it) and its control API (/_simulator)."""
 
-import hmac
 import json
 import logging
-import time
 
 from flask import Flask, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+
+from simulators.http_api import ApiError, install_simulated_api
 
 from .faults import E164, BadFaults, Faults
 from .settings import SimulatorSettings
@@ -18,55 +17,11 @@ MAX_KEY = 255
 MAX_BODY = 1600  # ten concatenated segments, as gateways commonly allow
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-
 def create_app(settings: SimulatorSettings, state: SimulatorState) -> Flask:
     app = Flask("sms_gateway_simulator")
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
 
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError):
-        return jsonify(error={"code": error.code, "message": error.message}), error.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        code = (error.name or "error").lower().replace(" ", "_")
-        return jsonify(error={"code": code, "message": error.description}), error.code
-
-    @app.before_request
-    def faults_and_auth():
-        if not request.path.startswith("/v1/"):
-            return
-        key = request.headers.get("Idempotency-Key")
-        if key:
-            with state.lock:
-                state.key_uses[key] += 1
-        g.faults = state.faults
-        g.fault_acted = False
-        if g.faults.status is not None:
-            _acted()
-            raise ApiError(g.faults.status, "simulated_failure", "the simulator was told to fail this call")
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), settings.token.encode()):
-            raise ApiError(401, "unauthorized", "a valid bearer token is needed")
-
-    @app.after_request
-    def slow_answer(response):
-        faults = g.get("faults")
-        if faults is not None and faults.delay_seconds > 0:
-            _acted()
-            # The work is done before the wait, as with a gateway that takes the text and then answers slowly.
-            time.sleep(faults.delay_seconds)
-        return response
-
-    def _acted() -> None:
-        if not g.fault_acted:
-            g.fault_acted = True
-            state.fault_acted()
+    _acted = install_simulated_api(app, state, secret=settings.token)
 
     @app.post("/v1/messages")
     def send():
