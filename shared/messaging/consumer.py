@@ -41,11 +41,18 @@ EventHandler = Callable[[Event], None]
 REASON_HEADER = "x-dead-letter-reason"
 ORIGINAL_ROUTING_KEY_HEADER = "x-original-routing-key"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
+# How many times the message was dead-lettered (a replayed message that fails again counts on), and when last.
+DEAD_LETTER_COUNT_HEADER = "x-dead-letter-count"
+DEAD_LETTERED_AT_HEADER = "x-dead-lettered-at"
 DEFAULT_EXCHANGE = Exchange("")
 FORWARD_FAILED_PAUSE = 1.0
 DEFAULT_RETRY = RetryPolicy()
 
 __all__ = ["EventConsumer", "EventHandler", "REASON_HEADER", "RetryPolicy"]
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 class _Stopping(Exception):
@@ -241,6 +248,8 @@ class EventConsumer(ConsumerMixin):
         reason = reason[:1000]
         log.error("dead-lettering %s from %s: %s", message.properties.get("message_id"), self.queue_spec.name, reason)
         headers = {**self._forwarded_headers(message), REASON_HEADER: reason}
+        headers[DEAD_LETTER_COUNT_HEADER] = _count(headers.get(DEAD_LETTER_COUNT_HEADER)) + 1
+        headers[DEAD_LETTERED_AT_HEADER] = datetime.fromtimestamp(self._clock(), UTC).isoformat()
         if history is not None:
             headers.update(history.headers(reason))
         self._forward(message, dead_letter_exchange(self.topology), self.queue_spec.name, headers, poison=True)
