@@ -4,6 +4,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,29 @@ class Settings:
     log_level: str = "INFO"
     # How long an event that keeps failing for a passing reason is tried again before it is dead-lettered.
     retry_window_seconds: float = 3600.0
+    # How long published outbox rows and the ids of handled events are kept before housekeeping prunes them. The
+    # inbox keeps its ids at least as long as the outbox keeps its rows: the embedded default publishes again every
+    # row still in the outbox when it starts, and the inbox is what makes that harmless.
+    outbox_retention_hours: float = 168.0
+    inbox_retention_hours: float = 336.0
+
+    def __post_init__(self) -> None:
+        if not self.outbox_retention_hours > 0:
+            raise ValueError("OUTBOX_RETENTION_HOURS must be more than 0")
+        if self.inbox_retention_hours < self.outbox_retention_hours:
+            raise ValueError(
+                f"INBOX_RETENTION_HOURS ({self.inbox_retention_hours:g}) must be at least OUTBOX_RETENTION_HOURS "
+                f"({self.outbox_retention_hours:g}): an event still in an outbox may be published again, and only "
+                "the inbox tells a consumer it already handled it"
+            )
+
+    @property
+    def outbox_retention(self) -> timedelta:
+        return timedelta(hours=self.outbox_retention_hours)
+
+    @property
+    def inbox_retention(self) -> timedelta:
+        return timedelta(hours=self.inbox_retention_hours)
 
     @classmethod
     def from_environment(cls, service: str, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -40,17 +64,20 @@ class Settings:
             scheduler_url=env.get("SCHEDULER_URL", f"http://127.0.0.1:{DEFAULT_PORTS['scheduler']}"),
             host=env.get("HOST", "127.0.0.1"),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            retry_window_seconds=_positive_seconds(env.get("RETRY_WINDOW_SECONDS"), default=3600.0),
+            retry_window_seconds=_positive(env, "RETRY_WINDOW_SECONDS", default=3600.0, unit="seconds"),
+            outbox_retention_hours=_positive(env, "OUTBOX_RETENTION_HOURS", default=168.0, unit="hours"),
+            inbox_retention_hours=_positive(env, "INBOX_RETENTION_HOURS", default=336.0, unit="hours"),
         )
 
 
-def _positive_seconds(text: str | None, *, default: float) -> float:
+def _positive(env: Mapping[str, str], name: str, *, default: float, unit: str) -> float:
+    text = env.get(name)
     if not text:
         return default
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"RETRY_WINDOW_SECONDS must be a number of seconds, not {text!r}") from None
+        raise ValueError(f"{name} must be a number of {unit}, not {text!r}") from None
     if not value > 0:
-        raise ValueError("RETRY_WINDOW_SECONDS must be more than 0")
+        raise ValueError(f"{name} must be more than 0")
     return value

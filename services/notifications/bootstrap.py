@@ -13,6 +13,7 @@ from pathlib import Path
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import NOTIFICATIONS_QUEUE
 from shared.persistence import utcnow
+from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -97,4 +98,8 @@ def bootstrap(
     app.register_blueprint(create_outbox_page(uow_factory=uow_factory, clinic_zone=zone, enabled=local_only))
     serve_api_reference(app, build_openapi(app))
     # The relay stays first: tests and ops find it there.
-    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer, worker])
+    housekeeper = Housekeeper(
+        engine, tables.messaging, outbox_retention=settings.outbox_retention, inbox_retention=settings.inbox_retention
+    )
+    workers = [relay, consumer, worker, housekeeper]
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=workers)

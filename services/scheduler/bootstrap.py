@@ -8,6 +8,7 @@ from pathlib import Path
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import SCHEDULER_QUEUE
 from shared.persistence import utcnow
+from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -84,4 +85,7 @@ def bootstrap(
     )
     pages.install(app, api)
     serve_api_reference(app, build_openapi(app, clinic))
-    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer])
+    housekeeper = Housekeeper(
+        engine, tables.messaging, outbox_retention=settings.outbox_retention, inbox_retention=settings.inbox_retention
+    )
+    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer, housekeeper])

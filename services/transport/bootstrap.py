@@ -11,6 +11,7 @@ from pathlib import Path
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import TRANSPORT_QUEUE
 from shared.persistence import utcnow
+from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
@@ -101,5 +102,8 @@ def bootstrap(
     )
     serve_api_reference(app, build_openapi(app))
     # The relay stays first: tests and ops find it there.
-    workers = [relay, consumer, provider_worker, at_risk_worker]
+    housekeeper = Housekeeper(
+        engine, tables.messaging, outbox_retention=settings.outbox_retention, inbox_retention=settings.inbox_retention
+    )
+    workers = [relay, consumer, provider_worker, at_risk_worker, housekeeper]
     return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=workers)
