@@ -30,6 +30,9 @@ class AuditAction(StrEnum):
     SESSION_DISCHARGED = "session_discharged"
     DISCHARGE_GATE_OVERRIDDEN = "discharge_gate_overridden"
     NO_SHOW_RECORDED = "no_show_recorded"
+    # Ops: a dead letter sent back to its queue, or thrown away with a reason (subject: the event id).
+    DEAD_LETTER_REPLAYED = "dead_letter_replayed"
+    DEAD_LETTER_DISCARDED = "dead_letter_discarded"
 
 
 @dataclass(frozen=True)
