@@ -11,6 +11,7 @@ Dependencies go into .venv beside this file, reinstalled whenever pyproject.toml
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import venv
@@ -82,11 +83,54 @@ STATIC_CHECKS = (
 def static_checks() -> int:
     for name, arguments in STATIC_CHECKS:
         print(f"--- {name}", flush=True)
-        code = subprocess.call([str(PYTHON), *arguments])
+        code = call([str(PYTHON), *arguments])
         if code != 0:
             print(f"{name} failed (exit {code}).", file=sys.stderr)
             return code
     return 0
+
+
+def up() -> int:
+    """Become the system: the services run in this very process, so its id is theirs.
+
+    Whoever stops this process by its id (kill, a service manager, an IDE's stop button) stops the services: no
+    child is left behind holding the ports.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if os.name == "nt":  # no exec that keeps the process on Windows
+        return call([str(PYTHON), "-m", "services"])
+    os.execv(str(PYTHON), [str(PYTHON), "-m", "services"])
+    return 1  # not reached: execv replaced this program
+
+
+FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def call(arguments: list[str]) -> int:
+    """Run a child to its end; a SIGTERM or SIGINT sent to this process is passed on to it, and its end awaited."""
+    child = subprocess.Popen(arguments)
+
+    def forward(signum, _frame):
+        if signum == signal.SIGINT and _from_the_terminal():
+            return  # Ctrl-C reached the child too, from the terminal: a second one would cut its clean-up short
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        return child.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _from_the_terminal() -> bool:
+    """Whether this process is in the terminal's foreground group, where Ctrl-C signals the whole group."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, AttributeError, ValueError):
+        return False
 
 
 def main(argv: list[str]) -> int:
@@ -97,13 +141,13 @@ def main(argv: list[str]) -> int:
     install()
     os.chdir(ROOT)
     if command == "up":
-        return subprocess.call([str(PYTHON), "-m", "services"])
+        return up()
     if command == "test":
         ensure_browser()
     checked = static_checks()
     if command == "check" or checked != 0:
         return checked
-    code = subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]])
+    code = call([str(PYTHON), "-m", "pytest", *argv[1:]])
     if code == 5:
         print("pytest collected no tests: that is a failure here.", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ names a ride provider, the ride-provider simulator runs beside them (on 8004) an
 
 import dataclasses
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -25,12 +25,43 @@ from .transport.bootstrap import bootstrap as transport
 EMBEDDED_BROKER = "memory://"
 EMBEDDED_RIDE_PROVIDER_PORT = 8004
 WEBHOOK_PATH = "/webhooks/ride-provider"
+# Each service listens on a port of its own, 8001 to 8004 unless these say otherwise (PORT, one port, cannot).
+PORT_VARIABLES = {
+    "scheduler": "SCHEDULER_PORT",
+    "transport": "TRANSPORT_PORT",
+    "notifications": "NOTIFICATIONS_PORT",
+    "ride_provider": "RIDE_PROVIDER_PORT",
+}
+EMBEDDED_PORTS = {**DEFAULT_PORTS, "ride_provider": EMBEDDED_RIDE_PROVIDER_PORT}
+
+
+def port_of(service: str, environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    variable = PORT_VARIABLES[service]
+    text = env.get(variable)
+    if not text:
+        return EMBEDDED_PORTS[service]
+    try:
+        port = int(text)
+    except ValueError:
+        raise ValueError(f"{variable} must be a port number, not {text!r}") from None
+    if not 0 < port < 65536:
+        raise ValueError(f"{variable} must be a port number from 1 to 65535")
+    return port
+
+
+def point_at_each_other(environ: MutableMapping[str, str]) -> None:
+    """The services' addresses of one another, from their ports, unless given (SCHEDULER_URL, TRANSPORT_URL, ...)."""
+    for service, variable in (("scheduler", "SCHEDULER_URL"), ("transport", "TRANSPORT_URL")):
+        environ.setdefault(variable, f"http://127.0.0.1:{port_of(service, environ)}")
+    environ.setdefault("NOTIFICATIONS_URL", f"http://127.0.0.1:{port_of('notifications', environ)}")
 
 
 def settings_for(service: str) -> Settings:
     environ = dict(os.environ)
     environ.setdefault("BROKER_URL", EMBEDDED_BROKER)
-    environ.pop("PORT", None)  # each service keeps its own port: 8001, 8002, 8003
+    environ["PORT"] = str(port_of(service, environ))  # each its own port: 8001, 8002, 8003 by default
+    environ.setdefault("SCHEDULER_URL", f"http://127.0.0.1:{port_of('scheduler', environ)}")
     url = environ.get("DATABASE_URL")
     if url and make_url(url).get_backend_name() == "sqlite":
         # PostgreSQL gives each service a schema of its own in a shared database; SQLite needs a file each.
@@ -51,16 +82,19 @@ def embedded_ride_provider(environ: MutableMapping[str, str]) -> SimulatorSettin
         return None
     environ["RIDE_PROVIDER_KEY"] = environ.get("RIDE_PROVIDER_KEY") or DEFAULT_KEY
     environ["RIDE_PROVIDER_WEBHOOK_SECRET"] = environ.get("RIDE_PROVIDER_WEBHOOK_SECRET") or DEFAULT_WEBHOOK_SECRET
-    simulator = SimulatorSettings.from_environment({**environ, "PORT": str(EMBEDDED_RIDE_PROVIDER_PORT)})
+    port = port_of("ride_provider", environ)
+    simulator = SimulatorSettings.from_environment({**environ, "PORT": str(port)})
     loopback = "127.0.0.1" if simulator.host in ("", "0.0.0.0", "::") else simulator.host
-    environ["RIDE_PROVIDER_URL"] = f"http://{loopback}:{EMBEDDED_RIDE_PROVIDER_PORT}"
-    transport_url = f"http://{loopback}:{DEFAULT_PORTS['transport']}{WEBHOOK_PATH}"
+    environ["RIDE_PROVIDER_URL"] = f"http://{loopback}:{port}"
+    transport_url = f"http://{loopback}:{port_of('transport', environ)}{WEBHOOK_PATH}"
     return dataclasses.replace(simulator, webhook_url=environ.get("RIDE_PROVIDER_WEBHOOK_URL") or transport_url)
 
 
 def main() -> None:
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"))
+    point_at_each_other(os.environ)
     simulator = embedded_ride_provider(os.environ)
+    # SIGTERM and SIGINT stop every runtime (their servers close their sockets, their workers end), then main returns.
     run_until_signalled(
         # First, so that the provider is listening before transport's worker asks it anything.
         *([RideProviderSimulator(simulator).runtime] if simulator else []),
