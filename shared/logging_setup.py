@@ -1,4 +1,7 @@
-"""One log format for every process. Log identifiers, never a name, phone, e-mail or address.
+"""One log format for every process: a JSON object per line. Log identifiers, never a name, phone, e-mail or address.
+
+Each line carries the service, and the event type, event id and correlation id (the session id) of the event being
+handled, from ``shared.log_context``: ``grep <session id>`` follows one session across the three services.
 
 Code of ours logs failures by ``describe(exc)``; the formatter makes sure that a library's ``log.exception(...)`` or
 ``log.warning("...: %s", exc)`` cannot leak an exception's message either (a statement's parameters, PostgreSQL's
@@ -6,13 +9,21 @@ DETAIL, the text of a message to a patient): exceptions are printed as their fra
 """
 
 import logging
+import os
 import sys
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter
+
+from . import log_context
 from .redaction import describe, format_traceback
 
+# The plain text format, for LOG_FORMAT=text (a person reading a terminal).
 FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+LOG_FORMATS = ("json", "text")
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +56,44 @@ def _described(value):
     return describe(value) if isinstance(value, BaseException) else value
 
 
-def configure_logging(level: str = "INFO") -> None:
+class JsonLogFormatter(RedactingFormatter, JsonFormatter):
+    """One JSON object per record with a fixed set of fields, exceptions redacted as by RedactingFormatter.
+
+    Only these fields, never a record's ``extra``: what reaches a line is decided here, not by each caller.
+    """
+
+    def __init__(self) -> None:
+        JsonFormatter.__init__(self, json_ensure_ascii=False)
+
+    def format(self, record: logging.LogRecord) -> str:
+        if isinstance(record.msg, Mapping):
+            # python-json-logger would spread a dict's keys into the line; it is a message like any other.
+            record.msg = str(record.msg)
+        return super().format(record)
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data.update(
+            {
+                "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                "level": record.levelname,
+                "logger": record.name,
+                "message": record.message,
+                **log_context.current(),
+                "thread": record.threadName,
+            }
+        )
+        for key in ("exc_info", "stack_info"):
+            if message_dict.get(key):
+                log_data[key] = message_dict[key]
+
+
+def configure_logging(level: str = "INFO", log_format: str | None = None) -> None:
+    """Log every record through a redacting formatter: JSON lines (the default), or text with LOG_FORMAT=text."""
+    log_format = (log_format or os.environ.get("LOG_FORMAT") or "json").lower()
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(FORMAT))
+    handler.setFormatter(JsonLogFormatter() if log_format == "json" else RedactingFormatter(FORMAT))
     # Replaces any handler set up before, which would print exceptions with their messages.
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
     for noisy in ("amqp", "kombu", "waitress.queue", "urllib3"):

@@ -11,6 +11,8 @@ from flask import Flask
 from waitress import wasyncore  # type: ignore[import-untyped]
 from waitress.server import create_server  # type: ignore[import-untyped]
 
+from . import log_context
+
 log = logging.getLogger(__name__)
 
 
@@ -33,23 +35,34 @@ class ServiceRuntime:
     _http_thread: threading.Thread | None = None
 
     def start(self) -> None:
+        with log_context.bound(service=self.name):
+            self._start()
+
+    def _start(self) -> None:
         self._sockets = {}
         self._server = create_server(
             self.app, host=self.host, port=self.port, threads=8, ident=self.name, map=self._sockets
         )
         self.port = int(self._server.effective_port)
-        self._http_thread = threading.Thread(target=self._server.run, name=f"{self.name}-http", daemon=True)
+        self._http_thread = threading.Thread(
+            target=log_context.as_service(self.name)(self._server.run), name=f"{self.name}-http", daemon=True
+        )
         self._http_thread.start()
         for index, worker in enumerate(self.workers):
             self._spawn(f"{self.name}-{type(worker).__name__}-{index}", worker.run_until_stopped)
         log.info("%s listening on http://%s:%d", self.name, self.host, self.port)
 
     def _spawn(self, name: str, target) -> None:
-        thread = threading.Thread(target=target, name=name, daemon=True)
+        # Threads start with an empty context: each of ours says which service its lines belong to.
+        thread = threading.Thread(target=log_context.as_service(self.name)(target), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
+        with log_context.bound(service=self.name):
+            self._stop(timeout)
+
+    def _stop(self, timeout: float) -> None:
         for worker in self.workers:
             worker.stop()
         if self._server is not None:

@@ -10,19 +10,23 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
+from shared.log_context import as_service
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import NOTIFICATIONS_QUEUE
+from shared.metrics import ServiceMetrics
 from shared.persistence import utcnow
 from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
+from shared.web.health import service_readiness
 from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
 from .adapters import tables
 from .adapters.channels import channels_from_environment
+from .adapters.figures import NotificationFigures
 from .adapters.local_outbox import LocalOutboxChannel
 from .adapters.scheduler_directory import SchedulerDirectory
 from .adapters.templates import TemplateLibrary
@@ -40,6 +44,7 @@ from .settings import NotificationSettings
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
 
+@as_service(SERVICE_NAME)
 def bootstrap(
     settings: Settings,
     *,
@@ -56,6 +61,7 @@ def bootstrap(
     notifications = notifications or NotificationSettings.from_environment()
     channels = channels if channels is not None else channels_from_environment(os.environ)
     templates = templates or TemplateLibrary.from_environment(os.environ)
+    metrics = ServiceMetrics(SERVICE_NAME)
     engine, relay = open_service_database(
         service=SERVICE_NAME,
         database_url=settings.database_url,
@@ -63,6 +69,7 @@ def bootstrap(
         migrations=MIGRATIONS,
         tables=tables.messaging,
         publisher_factory=publisher_factory,
+        on_published=metrics.published,
     )
     wake: list[Callable[[], None]] = []
 
@@ -86,6 +93,16 @@ def bootstrap(
         NOTIFICATIONS_QUEUE,
         event_handlers(uow_factory, notifications.policy, clock),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
+        observer=metrics,
+    )
+    readiness = service_readiness(
+        SERVICE_NAME,
+        engine=engine,
+        broker_url=settings.broker_url,
+        consumer=consumer,
+        relay=relay,
+        metrics=metrics,
+        figures=NotificationFigures(engine, clock),
     )
     zone = notifications.clinic_time_zone
     app = create_service_app(
@@ -93,6 +110,9 @@ def bootstrap(
         create_api(uow_factory=uow_factory, clinic_zone=zone),
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
+        service=SERVICE_NAME,
+        readiness=readiness,
+        metrics=metrics,
     )
     local_only = all(isinstance(channel, LocalOutboxChannel) for channel in channels.values())
     app.register_blueprint(create_outbox_page(uow_factory=uow_factory, clinic_zone=zone, enabled=local_only))

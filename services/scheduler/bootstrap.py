@@ -5,14 +5,17 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from shared.log_context import as_service
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import SCHEDULER_QUEUE
+from shared.metrics import ServiceMetrics
 from shared.persistence import utcnow
 from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
+from shared.web.health import service_readiness
 from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
@@ -31,6 +34,7 @@ from .web import FrontDesk, FrontDeskSettings
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
 
+@as_service(SERVICE_NAME)
 def bootstrap(
     settings: Settings,
     *,
@@ -42,6 +46,7 @@ def bootstrap(
     messages_of: Callable[[str], list[SentMessage] | None] | None = None,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
+    metrics = ServiceMetrics(SERVICE_NAME)
     engine, relay = open_service_database(
         service=SERVICE_NAME,
         database_url=settings.database_url,
@@ -49,6 +54,7 @@ def bootstrap(
         migrations=MIGRATIONS,
         tables=tables.messaging,
         publisher_factory=publisher_factory,
+        on_published=metrics.published,
     )
 
     def uow_factory() -> SchedulerUnitOfWork:
@@ -60,6 +66,10 @@ def bootstrap(
         SCHEDULER_QUEUE,
         event_handlers(uow_factory),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
+        observer=metrics,
+    )
+    readiness = service_readiness(
+        SERVICE_NAME, engine=engine, broker_url=settings.broker_url, consumer=consumer, relay=relay, metrics=metrics
     )
     if messages_of is None:
         # The pages show what notifications sent (asked briefly, kept a little while; "unknown" when it is away).
@@ -78,6 +88,9 @@ def bootstrap(
         api,
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
+        service=SERVICE_NAME,
+        readiness=readiness,
+        metrics=metrics,
         staff=pages.api_caller,
         service_caller=SERVICE_ACTOR,
         page_error=pages.error_page,

@@ -8,19 +8,23 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from shared.log_context import as_service
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
 from shared.messaging.topology import TRANSPORT_QUEUE
+from shared.metrics import ServiceMetrics
 from shared.persistence import utcnow
 from shared.persistence.housekeeping import Housekeeper
 from shared.persistence.service_database import open_service_database
 from shared.runtime import ServiceRuntime
 from shared.settings import Settings
 from shared.web import create_service_app
+from shared.web.health import service_readiness
 from shared.web.reference import serve_api_reference
 
 from . import SERVICE_NAME
 from .adapters import tables
 from .adapters.escort_tokens import EscortTokens
+from .adapters.figures import TransportFigures
 from .adapters.ride_provider import RideProviderClient
 from .adapters.scheduler_directory import SchedulerDirectory
 from .adapters.unit_of_work import TransportUnitOfWork
@@ -35,6 +39,7 @@ from .settings import TransportSettings
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
 
 
+@as_service(SERVICE_NAME)
 def bootstrap(
     settings: Settings,
     *,
@@ -48,6 +53,7 @@ def bootstrap(
     at_risk_poll_interval: float = 15.0,
 ) -> ServiceRuntime:
     transport = transport or TransportSettings.from_environment()
+    metrics = ServiceMetrics(SERVICE_NAME)
     engine, relay = open_service_database(
         service=SERVICE_NAME,
         database_url=settings.database_url,
@@ -55,6 +61,7 @@ def bootstrap(
         migrations=MIGRATIONS,
         tables=tables.messaging,
         publisher_factory=publisher_factory,
+        on_published=metrics.published,
     )
     directory = directory or SchedulerDirectory(settings.scheduler_url, settings.service_token)
     provider = provider or RideProviderClient(transport.provider_url, transport.provider_key)
@@ -74,6 +81,16 @@ def bootstrap(
         TRANSPORT_QUEUE,
         event_handlers(uow_factory, clock, transport.at_risk_before),
         retry=retry or RetryPolicy(window=settings.retry_window_seconds),
+        observer=metrics,
+    )
+    readiness = service_readiness(
+        SERVICE_NAME,
+        engine=engine,
+        broker_url=settings.broker_url,
+        consumer=consumer,
+        relay=relay,
+        metrics=metrics,
+        figures=TransportFigures(engine, clock),
     )
     tokens = EscortTokens(transport.link_secret)
     app = create_service_app(
@@ -87,6 +104,9 @@ def bootstrap(
         ),
         service_token=settings.service_token,
         health=lambda: {"service": SERVICE_NAME, **consumer.status(), "outbox_pending": relay.pending()},
+        service=SERVICE_NAME,
+        readiness=readiness,
+        metrics=metrics,
     )
     app.register_blueprint(
         create_escort_pages(

@@ -25,6 +25,7 @@ from kombu import Exchange
 from kombu.mixins import ConsumerMixin
 from tenacity import Retrying, retry_if_not_exception_type, stop_after_attempt, wait_exponential
 
+from shared import log_context
 from shared.contract import Event, InvalidEvent, from_json
 from shared.redaction import describe
 
@@ -32,6 +33,7 @@ from .broker import connect, dead_letter_exchange, declare_topology, is_amqp, qu
 from .confirmed import ConfirmedProducer, PublishFailed
 from .delay import InProcessDelay
 from .errors import PoisonMessage
+from .observing import UNKNOWN_TYPE, ConsumerObserver
 from .redelivery import FailureHistory, RetryPolicy
 from .topology import QueueSpec, Topology
 
@@ -82,6 +84,7 @@ class EventConsumer(ConsumerMixin):
         heartbeat: float = 30,
         stuck_after: float = 60.0,
         clock: Callable[[], float] = time.time,
+        observer: ConsumerObserver | None = None,
     ):
         # Waits that name no timeout of their own (declaring the topology at start) end after a heartbeat's time.
         self.connection = connect(broker_url, heartbeat=heartbeat, read_timeout=heartbeat, write_timeout=heartbeat)
@@ -93,6 +96,7 @@ class EventConsumer(ConsumerMixin):
         self.stuck_after = stuck_after
         self.ready = threading.Event()
         self._clock = clock
+        self._observer = observer
         self._forwarder = ConfirmedProducer(broker_url)
         # The in-memory transport has no TTL: a timer stands in for the retry queue there.
         self._delay = None if is_amqp(broker_url) else InProcessDelay(queue.name)
@@ -164,19 +168,32 @@ class EventConsumer(ConsumerMixin):
     # --- one message ------------------------------------------------------------------------------------------
 
     def _on_message(self, message) -> None:
-        self._in_hand_since = time.monotonic()
+        self._in_hand_since = started = time.monotonic()
+        # What the envelope says (ids only), so that every line about this delivery can be found by session id.
+        properties = message.properties or {}
+        event_type = self._original_routing_key(message) or UNKNOWN_TYPE
+        context = log_context.bound(
+            event_type=event_type,
+            event_id=properties.get("message_id") or None,
+            correlation_id=properties.get("correlation_id") or None,
+        )
+        outcome = "handled"
         try:
-            try:
-                event = self._handle(message)
-            except _Poison as poison:
-                self._dead_letter(message, str(poison))
-            except _Transient as failure:
-                self._retry_later(message, str(failure))
-            else:
-                message.ack()
-                self._last_handled = (event.type, event.event_id, datetime.now(UTC))
+            with context:
+                try:
+                    event = self._handle(message)
+                except _Poison as poison:
+                    outcome = "dead_lettered"
+                    self._dead_letter(message, str(poison))
+                except _Transient as failure:
+                    outcome = self._retry_later(message, str(failure))
+                else:
+                    message.ack()
+                    self._last_handled = (event.type, event.event_id, datetime.now(UTC))
         finally:
             self._in_hand_since = None
+            if self._observer is not None:
+                self._observer.consumed(event_type, outcome, time.monotonic() - started)
 
     def _handle(self, message) -> Event:
         """Run the handler and return the event it handled; raise _Poison or _Transient otherwise."""
@@ -206,13 +223,32 @@ class EventConsumer(ConsumerMixin):
             ),
         )
         try:
-            retrying(handler, event)
+            # The body's ids, in case the envelope lacked them (a message published by hand).
+            with log_context.bound(event_type=event.type, event_id=event.event_id, correlation_id=event.correlation_id):
+                retrying(self._observed(handler, event.type), event)
         except PoisonMessage as exc:
             raise _Poison(f"refused: {exc}") from exc
         except Exception as exc:
             raise _Transient(describe(exc)) from exc
         log.info("handled %s %s", event.type, event.event_id)
         return event
+
+    def _observed(self, handler: EventHandler, event_type: str) -> EventHandler:
+        """The handler, telling the observer of each attempt that raised for a reason that may pass."""
+        observer = self._observer
+        if observer is None:
+            return handler
+
+        def attempt(event: Event) -> None:
+            try:
+                handler(event)
+            except PoisonMessage:
+                raise
+            except Exception:
+                observer.failed(event_type)
+                raise
+
+        return attempt
 
     def _original_routing_key(self, message) -> str | None:
         """The key the event was published with; a retried or replayed message comes back under the queue's name."""
@@ -222,13 +258,14 @@ class EventConsumer(ConsumerMixin):
             return original
         return key
 
-    def _retry_later(self, message, failure: str) -> None:
+    def _retry_later(self, message, failure: str) -> str:
+        """Send the message to wait for its next round, or dead-letter it; return which (as an outcome)."""
         history = FailureHistory.after_failure(message.headers, self._clock())
         delay = self.retry.delay_before_next_round(history, self._clock())
         if delay is None:
             waited = self._clock() - history.first_failed_at
             self._dead_letter(message, f"still failing after {waited:.0f}s of retries: {failure}", history=history)
-            return
+            return "dead_lettered"
         log.warning(
             "%s from %s failed (%s); round %d, next in %.0fs",
             message.properties.get("message_id"),
@@ -243,6 +280,7 @@ class EventConsumer(ConsumerMixin):
         else:
             self._delay.later(delay, lambda: self._send(message, DEFAULT_EXCHANGE, self.queue_spec.name, headers))
             message.ack()
+        return "retried"
 
     def _dead_letter(self, message, reason: str, history: FailureHistory | None = None) -> None:
         reason = reason[:1000]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy import exc as sa
 
-from shared.logging_setup import FORMAT, RedactingFormatter, configure_logging
+from shared.logging_setup import FORMAT, JsonLogFormatter, RedactingFormatter, configure_logging
 from shared.redaction import describe, format_traceback
 
 SECRET = "Philippa Quorndon-Vasquez"
@@ -148,6 +148,7 @@ def pristine_logging(monkeypatch):
     monkeypatch.setattr(logging.root, "level", logging.WARNING)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
+    monkeypatch.delenv("LOG_FORMAT", raising=False)
 
 
 def test_configure_logging_prints_every_record_through_the_redacting_formatter(pristine_logging, capsys):
@@ -155,7 +156,9 @@ def test_configure_logging_prints_every_record_through_the_redacting_formatter(p
     logging.getLogger("some.library").exception("handler failed: %s", statement_error(), exc_info=statement_error())
 
     printed = capsys.readouterr().err
-    assert [type(h.formatter) for h in logging.root.handlers] == [RedactingFormatter]
+    # JSON lines by default, through a subclass of the redacting formatter.
+    assert [type(h.formatter) for h in logging.root.handlers] == [JsonLogFormatter]
+    assert isinstance(logging.root.handlers[0].formatter, RedactingFormatter)
     assert logging.root.level == logging.INFO
     assert "handler failed: OperationalError (SQLITE_ERROR)" in printed
     assert "insert_the_patient" in printed
