@@ -96,6 +96,8 @@ def configure_logging(level: str = "INFO", log_format: str | None = None) -> Non
     handler.setFormatter(JsonLogFormatter() if log_format == "json" else RedactingFormatter(FORMAT))
     # Replaces any handler set up before, which would print exceptions with their messages.
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+    # Python's warnings otherwise go to stderr as text of their own: through logging, they are JSON lines too.
+    logging.captureWarnings(True)
     for noisy in ("amqp", "kombu", "waitress.queue", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Uncaught exceptions are otherwise printed to stderr by Python itself, messages included.
