@@ -88,6 +88,7 @@ class OutboxRelay:
         # Where the replay has come to (the last position sent again); None once it is over, or when there is none.
         self._replayed_up_to: int | None = 0 if replay_published_on_start else None
         self._last_round_at: datetime | None = None
+        self._created_at = clock()
         self._last_failure: str | None = None
 
     def notify(self) -> None:
@@ -130,8 +131,8 @@ class OutboxRelay:
             return False
         if status["oldest_unsent_age_seconds"] is not None and status["oldest_unsent_age_seconds"] > max_age:
             return True
-        last_round = self._last_round_at
-        return last_round is None or (self._clock() - last_round).total_seconds() > max_age
+        last_round = self._last_round_at or self._created_at
+        return (self._clock() - last_round).total_seconds() > max_age
 
     # --- the loop ---------------------------------------------------------------------------------------------
 

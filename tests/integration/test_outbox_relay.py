@@ -3,15 +3,25 @@
 import itertools
 
 import pytest
-from integration.helpers import CLOSED_PORT_URL, QueueReader, always_open_clinic, clinic_time, eventually, running
+from integration.helpers import (
+    CLOSED_PORT_URL,
+    QueueReader,
+    always_open_clinic,
+    clinic_time,
+    eventually,
+    running,
+    session_booked,
+)
 from sqlalchemy import select
 
 from services.scheduler.adapters import tables
-from services.scheduler.bootstrap import bootstrap
+from services.scheduler.bootstrap import MIGRATIONS, bootstrap
 from shared.contract import SESSION_BOOKED
 from shared.messaging import CLINIC_TOPOLOGY, EventPublisher, PublishFailed, QueueSpec, Topology
 from shared.messaging.topology import NOTIFICATIONS_QUEUE
 from shared.persistence import create_database_engine
+from shared.persistence.outbox import OutboxWriter
+from shared.persistence.service_database import open_service_database
 from shared.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -280,3 +290,133 @@ def test_an_event_no_queue_is_bound_to_stays_in_the_outbox_with_its_error_and_th
         )
         eventually(lambda: relay.pending() == 0, what="the outbox having nothing pending")
     assert outbox_rows()[1].last_error is None
+
+
+# --- the start-up replay, status and stuck, on_published ----------------------------------------------------------
+
+
+class RecordingPublisher:
+    """Stands in for the broker: keeps what it was given, or fails as an unreachable broker does."""
+
+    def __init__(self, *, failing: bool = False):
+        self.failing = failing
+        self.published: list[str] = []
+
+    def publish(self, message) -> None:
+        if self.failing:
+            raise PublishFailed(f"{message.routing_key} {message.event_id}") from ConnectionRefusedError()
+        self.published.append(message.event_id)
+
+    def close(self) -> None:
+        pass
+
+
+def service_database(database_url: str, broker_url: str, publisher, **kwargs):
+    return open_service_database(
+        service="scheduler",
+        database_url=database_url,
+        broker_url=broker_url,
+        migrations=MIGRATIONS,
+        tables=tables.messaging,
+        publisher_factory=lambda: publisher,
+        **kwargs,
+    )
+
+
+def write_events(engine, count: int) -> list[str]:
+    events = [session_booked() for _ in range(count)]
+    with engine.begin() as connection:
+        OutboxWriter(connection, tables.messaging.outbox, "scheduler").add(events)
+    return [event.event_id for event in events]
+
+
+def test_on_the_in_memory_broker_a_relay_starts_by_publishing_again_every_row_still_in_the_outbox_in_order(
+    database_url,
+):
+    first = RecordingPublisher()
+    engine, relay = service_database(database_url, "memory://", first)
+    before_the_crash = write_events(engine, 3)
+    relay.publish_pending(first)
+    assert first.published == before_the_crash and relay.pending() == 0
+    # The process dies: the in-memory broker, and whatever it held, with it. Two more bookings were committed.
+    after_the_crash = write_events(engine, 2)
+
+    second = RecordingPublisher()
+    _, restarted = service_database(database_url, "memory://", second)
+    with running(restarted, name="restarted relay"):
+        eventually(lambda: restarted.pending() == 0, what="the restarted relay publishing what was pending")
+        more = write_events(engine, 1)
+        restarted.notify()
+        eventually(lambda: second.published[-1:] == more, what="a later event going out as usual")
+
+    assert second.published == before_the_crash + after_the_crash + more, "all again, in order, then as usual"
+
+
+def test_on_rabbitmq_a_relay_publishes_only_what_is_pending_since_the_broker_kept_the_rest(database_url, broker_url):
+    first = RecordingPublisher()
+    engine, relay = service_database(database_url, broker_url, first)
+    write_events(engine, 2)
+    relay.publish_pending(first)
+    pending = write_events(engine, 1)
+
+    second = RecordingPublisher()
+    _, restarted = service_database(database_url, broker_url, second)
+    with running(restarted, name="restarted relay"):
+        eventually(lambda: restarted.pending() == 0, what="the pending event going out")
+
+    assert second.published == pending
+
+
+def test_on_published_is_told_the_type_of_every_event_the_broker_confirmed(database_url, broker_url):
+    published_types: list[str] = []
+    engine, relay = service_database(
+        database_url, broker_url, RecordingPublisher(), on_published=published_types.append
+    )
+    write_events(engine, 2)
+
+    relay.publish_pending(RecordingPublisher())
+    relay.publish_pending(RecordingPublisher(failing=True))  # nothing left: nothing told
+
+    assert published_types == ["session.booked", "session.booked"]
+
+
+def test_the_status_tells_the_backlog_the_age_of_its_oldest_row_and_the_last_round(database_url, broker_url):
+    engine, relay = service_database(database_url, broker_url, RecordingPublisher())
+    assert relay.status() == {
+        "pending": 0,
+        "oldest_unsent_age_seconds": None,
+        "last_round_at": None,
+        "failing": False,
+        "last_failure": None,
+    }
+    assert not relay.stuck(max_age=60)
+
+    write_events(engine, 3)
+    status = relay.status()
+
+    assert status["pending"] == 3
+    assert 0 <= status["oldest_unsent_age_seconds"] < 3600
+    assert not relay.stuck(max_age=3600), "rows this young are not stuck, even before a first round"
+
+
+def test_a_relay_that_cannot_publish_says_it_is_failing_and_why_and_becomes_stuck_once_its_oldest_row_is_old(
+    database_url, broker_url
+):
+    publisher = RecordingPublisher(failing=True)
+    engine, relay = service_database(database_url, broker_url, publisher)
+    write_events(engine, 1)
+
+    with running(relay, name="failing relay"):
+        eventually(lambda: relay.status()["failing"], what="the relay saying it is failing")
+        status = relay.status()
+        assert status["pending"] == 1
+        assert status["last_round_at"] is not None
+        assert "ConnectionRefusedError" in status["last_failure"]
+        eventually(lambda: relay.stuck(max_age=0.5), what="the relay becoming stuck as its row ages")
+        publisher.failing = False  # the broker is back
+        relay.notify()
+        eventually(lambda: not relay.status()["failing"], what="the relay recovering", deadline=60)
+        eventually(lambda: relay.status()["pending"] == 0, what="the row going out")
+
+    assert not relay.stuck(max_age=0.5)
+    assert relay.status()["last_failure"] is None
