@@ -26,7 +26,8 @@ Selecting messages: ``event_ids=None`` selects every message that was in the que
 (a replayed event that fails again comes back behind them and is not replayed twice in one go). A message is known
 by its ``message_id``, else by the ``event_id`` of its JSON body; one with neither (bytes that are not an event)
 is listed with the event id ``""``, and selecting ``""`` selects every such message. Several copies of one event
-are all acted on. Selected ids not in the queue come back in ``not_found``.
+are all acted on. Selected ids not in the queue come back in ``not_found``; ``done`` names each event id acted on
+once, in queue order. (A single string passed as ``event_ids`` is taken as one id.)
 
 On kombu's in-memory transport (the embedded default) the same operations work within the process; there a
 message put back goes to the end of its queue, so every read takes the whole queue and puts it back in order.
@@ -124,15 +125,15 @@ class DeadLetters:
     def replay(self, queue: str, event_ids: Collection[str] | None) -> DeadLetterOutcome:
         """Send the selected dead letters back to their queue (None = all); each leaves the DLQ once confirmed."""
         spec = self._spec(queue)
-        outcome = self._act(spec, event_ids, "replay", lambda session, message, letter: session.replay(message))
-        log.info("replayed %d dead letters of %s to %s: %s", len(outcome.done), queue, spec.name, list(outcome.done))
+        outcome = self._act(spec, event_ids, "replay", lambda session, message, letter: session.replay(message, letter))
+        log.info("replayed %d dead letters of %s to %s: %s", len(outcome.done), queue, spec.name, _ids(outcome))
         return outcome
 
     def discard(self, queue: str, event_ids: Collection[str] | None, reason: str) -> DeadLetterOutcome:
         """Remove the selected dead letters for good (None = all); ``reason`` is for the caller's audit only."""
         spec = self._spec(queue)
         outcome = self._act(spec, event_ids, "discard", lambda session, message, letter: None)
-        log.info("discarded %d dead letters of %s: %s", len(outcome.done), queue, list(outcome.done))
+        log.info("discarded %d dead letters of %s: %s", len(outcome.done), queue, _ids(outcome))
         return outcome
 
     # --- the work -------------------------------------------------------------------------------------------------
@@ -150,14 +151,17 @@ class DeadLetters:
         action: str,
         act: Callable[["_Session", Any, DeadLetter], None],
     ) -> DeadLetterOutcome:
+        if isinstance(event_ids, str):
+            event_ids = (event_ids,)  # one id, not the collection of its characters
         wanted = None if event_ids is None else list(dict.fromkeys(event_ids))
         if wanted is not None and not wanted:
             return DeadLetterOutcome(done=(), not_found=())
+        selected = None if wanted is None else set(wanted)
         done: dict[str, None] = {}  # ordered, one entry per event id however many copies
         try:
             with self._session(spec) as session:
                 for message, letter in session.messages(limit=None):
-                    if wanted is not None and letter.event_id not in wanted:
+                    if selected is not None and letter.event_id not in selected:
                         continue
                     act(session, message, letter)
                     session.ack(message)
@@ -235,13 +239,12 @@ class _Session:
         message.ack()
         self._held.remove(message)
 
-    def replay(self, message) -> None:
+    def replay(self, message, letter: DeadLetter) -> None:
         """Publish a copy to the work queue and wait for the broker's confirm."""
         if self._producer is None:
             self._producer = Producer(self._channel, auto_declare=False, on_return=self._on_return)
         properties = message.properties or {}
-        letter_id = read_dead_letter(message.body, properties, message.headers, self._spec.name).event_id
-        message_id = properties.get("message_id") or letter_id or None
+        message_id = properties.get("message_id") or letter.event_id or None
         extra = {key: properties[key] for key in ("correlation_id", "type") if properties.get(key)}
         self._returned.clear()
         self._producer.publish(
@@ -283,6 +286,11 @@ class _Session:
 
     def _on_return(self, exception, exchange, routing_key, message) -> None:
         self._returned.append(routing_key)
+
+
+def _ids(outcome: DeadLetterOutcome) -> object:
+    """The ids acted on, for the log: all of them unless there are very many."""
+    return list(outcome.done) if len(outcome.done) <= 100 else f"{list(outcome.done[:100])} and more"
 
 
 # --- reading a dead letter: pure -------------------------------------------------------------------------------------

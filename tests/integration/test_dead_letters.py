@@ -324,3 +324,16 @@ def test_nothing_is_lost_when_the_broker_drops_in_the_middle_of_a_replay(vhost, 
     assert set(partial.done) <= in_queue
     assert in_queue | still_dead == every_id
     assert len(in_queue) >= len(partial.done)
+
+
+def test_a_replay_the_broker_cannot_route_leaves_the_dead_letter_where_it_is(broker_url):
+    (event,) = dead_lettered(broker_url, 1)
+    with pika_channel(broker_url) as channel:
+        channel.queue_delete(QUEUE)
+    dead_letters = DeadLetters(broker_url, CLINIC_TOPOLOGY)
+
+    with pytest.raises(BrokerUnavailable) as raised:
+        dead_letters.replay(DLQ, None)
+
+    assert raised.value.outcome is not None and raised.value.outcome.done == ()
+    assert [letter.event_id for letter in dead_letters.list(DLQ)] == [event.event_id]
