@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shared.log_context import as_service
 from shared.messaging import CLINIC_TOPOLOGY, EventConsumer, EventPublisher, RetryPolicy
+from shared.messaging.dead_letters import BrokerUnavailable
 from shared.messaging.topology import SCHEDULER_QUEUE
 from shared.metrics import ServiceMetrics
 from shared.persistence import utcnow
@@ -26,9 +27,11 @@ from .adapters.notifications_client import NotificationsClient, SentMessage
 from .adapters.unit_of_work import SchedulerUnitOfWork
 from .api.http import create_api
 from .api.openapi import build_openapi
+from .api.ops import install_ops_api
 from .consumer import event_handlers
 from .domain.clinic import Clinic
 from .domain.staff import SERVICE_ACTOR
+from .ops_setup import AlertsCollector, OpsSettings, build_ops
 from .web import FrontDesk, FrontDeskSettings
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
@@ -44,6 +47,7 @@ def bootstrap(
     retry: RetryPolicy | None = None,
     front_desk: FrontDeskSettings | None = None,
     messages_of: Callable[[str], list[SentMessage] | None] | None = None,
+    ops: OpsSettings | None = None,
 ) -> ServiceRuntime:
     clinic = clinic or load_clinic()
     metrics = ServiceMetrics(SERVICE_NAME)
@@ -75,14 +79,25 @@ def bootstrap(
         # The pages show what notifications sent (asked briefly, kept a little while; "unknown" when it is away).
         notifications_url = os.environ.get("NOTIFICATIONS_URL") or NOTIFICATIONS_DEFAULT_URL
         messages_of = NotificationsClient(notifications_url, settings.service_token).messages_of
+    # The ops page and /api/ops: queue figures, the services' readiness, dead letters; the sampler feeds its charts.
+    operations, queue_sampler = build_ops(
+        ops or OpsSettings.from_environment(),
+        broker_url=settings.broker_url,
+        topology=CLINIC_TOPOLOGY,
+        uow_factory=uow_factory,
+        clinic=clinic,
+        clock=clock,
+    )
     pages = FrontDesk(
         front_desk or FrontDeskSettings.from_environment(),
         uow_factory=uow_factory,
         clinic=clinic,
         clock=clock,
         messages=messages_of,
+        ops=operations,
     )
     api = create_api(uow_factory=uow_factory, clinic=clinic, clock=clock)
+    install_ops_api(api, operations, unavailable=(BrokerUnavailable,))
     app = create_service_app(
         __name__,
         api,
@@ -97,8 +112,11 @@ def bootstrap(
         is_page=pages.is_page,
     )
     pages.install(app, api)
+    metrics.registry.register(AlertsCollector(operations))
     serve_api_reference(app, build_openapi(app, clinic))
     housekeeper = Housekeeper(
         engine, tables.messaging, outbox_retention=settings.outbox_retention, inbox_retention=settings.inbox_retention
     )
-    return ServiceRuntime(SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer, housekeeper])
+    return ServiceRuntime(
+        SERVICE_NAME, app, settings.host, settings.port, workers=[relay, consumer, housekeeper, queue_sampler]
+    )

@@ -54,6 +54,8 @@ class HistoryPort(Protocol):
     def current(self) -> Any: ...
     def refresh(self) -> Any: ...
     def depths(self, queue: str) -> list[tuple[datetime, int | None]]: ...
+    @property
+    def keep(self) -> timedelta: ...
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,11 @@ def replay_dead_letters(
 ) -> Any:
     """Send the dead letters (all of them with ``event_ids`` None) back to the queue they came from, then record each
     one replayed in the audit trail."""
-    outcome = dead_letters.replay(queue, _ids(event_ids))
+    try:
+        outcome = dead_letters.replay(queue, _ids(event_ids))
+    except Exception as exc:
+        _audit_what_was_done(exc, uow, actor, AuditAction.DEAD_LETTER_REPLAYED, now, f"from {queue}")
+        raise
     _audit(uow, actor, AuditAction.DEAD_LETTER_REPLAYED, outcome.done, now, f"from {queue}")
     log.info("%d dead letters replayed from %s by %s", len(outcome.done), queue, actor.name)
     return outcome
@@ -229,7 +235,11 @@ def discard_dead_letters(
     now: datetime,
 ) -> Any:
     """Throw the dead letters away for good, with the reason kept in the audit trail beside each one."""
-    outcome = dead_letters.discard(queue, _ids(event_ids), reason)
+    try:
+        outcome = dead_letters.discard(queue, _ids(event_ids), reason)
+    except Exception as exc:
+        _audit_what_was_done(exc, uow, actor, AuditAction.DEAD_LETTER_DISCARDED, now, f"from {queue}: {reason}")
+        raise
     _audit(uow, actor, AuditAction.DEAD_LETTER_DISCARDED, outcome.done, now, f"from {queue}: {reason}")
     log.info("%d dead letters discarded from %s by %s", len(outcome.done), queue, actor.name)
     return outcome
@@ -237,6 +247,13 @@ def discard_dead_letters(
 
 def _ids(event_ids: Collection[str] | None) -> list[str] | None:
     return None if event_ids is None else list(dict.fromkeys(event_ids))
+
+
+def _audit_what_was_done(exc: Exception, uow, actor: Actor, action: AuditAction, now: datetime, detail: str) -> None:
+    """The broker went away in the middle (BrokerUnavailable): what it confirmed before is done, and audited."""
+    partial = getattr(exc, "outcome", None)
+    if partial is not None and partial.done:
+        _audit(uow, actor, action, partial.done, now, detail + " (stopped: the broker went away)")
 
 
 def _audit(uow, actor: Actor, action: AuditAction, event_ids: Sequence[str], now: datetime, detail: str) -> None:

@@ -8,6 +8,7 @@ test that serves the pages alone) a read that finds no fresh sample takes one it
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -36,14 +37,16 @@ class QueueHistory:
         interval: float = INTERVAL_SECONDS,
         keep: timedelta = KEEP,
         clock: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
         self._inspector = inspector
         self.interval = interval
         self._keep = keep
         self._clock = clock
+        self._monotonic = monotonic
         self._samples: deque[tuple[datetime, dict[str, int | None]]] = deque()
         self._latest: Any = None
-        self._latest_at: datetime | None = None
+        self._latest_at: float | None = None  # monotonic: freshness is a duration, whatever the wall clock does
         self._lock = threading.Lock()
         self._sampling = threading.Lock()
         self._stopping = threading.Event()
@@ -62,14 +65,14 @@ class QueueHistory:
                 self._samples.append((now, depths))
                 while self._samples and self._samples[0][0] < now - self._keep:
                     self._samples.popleft()
-                self._latest, self._latest_at = snapshot, now
+                self._latest, self._latest_at = snapshot, self._monotonic()
             return snapshot
 
     def current(self) -> Any:
         """The latest snapshot if it is fresh (younger than two intervals), else one taken now."""
         with self._lock:
             latest, at = self._latest, self._latest_at
-        if latest is not None and at is not None and self._clock() - at < timedelta(seconds=2 * self.interval):
+        if latest is not None and at is not None and self._monotonic() - at < 2 * self.interval:
             return latest
         return self.sample_once()
 

@@ -7,6 +7,7 @@ from shared.web.openapi import build_document, json_content
 
 from ..domain.clinic import Clinic
 from . import schemas
+from .ops import ONE_SELECTION, SELECTION_SCHEMAS
 
 REFUSED = 409
 # Refusals by a clinic rule, by reason; listed in the description because a reason is a value, not a schema.
@@ -39,7 +40,9 @@ SCHEDULING_RULES = (
 DESCRIPTION = (
     "Books ketamine-treatment sessions with their recovery buffers. Every time is written with the clinic's UTC "
     "offset; every time given must carry an offset and fall between the years 2000 and 2999 once in UTC. "
-    "Every route wants `Authorization: Bearer <SERVICE_TOKEN>`."
+    "Every route wants `Authorization: Bearer <SERVICE_TOKEN>`. The routes under /api/ops are the ops page's JSON "
+    "twin: the queues, the services, the overview with its alerts, and the dead letters (replayed or discarded, "
+    "audited); a staff session needs the ops or admin role for them."
 )
 # Registered first, by name: apispec then refers to them instead of registering the nested schemas twice. The ride
 # home's modes are named by the field that chooses between them, not nested, so they are registered here too.
@@ -69,6 +72,10 @@ def build_openapi(app: Flask, clinic: Clinic) -> dict:
     )
     # A change names at least one field, as the schema of its body says (apispec has no word for it).
     document["components"]["schemas"]["PatientChangesIn"]["minProperties"] = 1
+    # A dead-letter action names its letters by event id or takes them all: one of the two, never both.
+    for name in SELECTION_SCHEMAS:
+        if name in document["components"]["schemas"]:
+            document["components"]["schemas"][name].update(ONE_SELECTION)
     return _with_clinic_ids(document, clinic)
 
 

@@ -16,12 +16,14 @@ from flask_wtf.csrf import CSRFProtect
 from ..adapters.notifications_client import SentMessage
 from ..domain.clinic import Clinic
 from ..domain.staff import Actor, Permission
+from ..ops_handlers import Ops
 from . import sessions
 from .access import SAFE_METHODS, may_call_api
 from .booking import create_booking_pages
 from .errors import error_page
 from .navigation import nav_links
 from .next_url import safe_next
+from .ops import create_ops_pages
 from .pages import create_pages
 from .security import add_page_headers, is_page
 from .session_pages import create_session_pages
@@ -40,6 +42,7 @@ class FrontDesk:
         clinic: Clinic,
         clock: Callable[[], datetime],
         messages: Callable[[str], list[SentMessage] | None] | None = None,
+        ops: Ops | None = None,
     ):
         self.settings = settings
         self._uow_factory = uow_factory
@@ -47,6 +50,7 @@ class FrontDesk:
         self._clock = clock
         # What notifications sent for a session (None: it cannot say); without it the pages say "unknown".
         self._messages = messages or (lambda _session_id: None)
+        self._ops = ops  # the ops page's use cases; without them the app has no ops page
         self.csrf = CSRFProtect()
         self.login = LoginManager()
         self.limiter = Limiter(get_remote_address, storage_uri="memory://", headers_enabled=True)
@@ -79,6 +83,9 @@ class FrontDesk:
         )
         self.csrf.init_app(app)
         self.csrf.exempt(api)  # bearer tokens; a staff session's changes are checked in api_caller
+        for name, blueprint in app.blueprints.items():
+            if name.startswith(f"{api.name}."):  # /api's own blueprints (/api/ops) are /api as well
+                self.csrf.exempt(blueprint)
         self.login.init_app(app)
         self.login.session_protection = "strong"
         self.login.user_loader(sessions.user_loader(self._uow_factory, self._clock, timeouts))
@@ -97,6 +104,8 @@ class FrontDesk:
         app.register_blueprint(create_pages(**pages, messages=self._messages))
         app.register_blueprint(create_booking_pages(**pages))
         app.register_blueprint(create_session_pages(**pages, messages=self._messages))
+        if self._ops is not None:
+            app.register_blueprint(create_ops_pages(self._ops))
         clinic_name = self._clinic.name
         zone = self._clinic.time_zone
 

@@ -24,7 +24,12 @@ API_PERMISSIONS = {
     "scheduler_api.discharge": Permission.DISCHARGE,
     "scheduler_api.record_no_show": Permission.RECORD_NO_SHOW,
     "scheduler_api.mark_checkpoint": Permission.MARK_CHECKPOINT,
+    # The ops page's actions belong to the people who keep the system running (ops and admins).
+    "scheduler_api.ops.replay": Permission.VIEW_OPS,
+    "scheduler_api.ops.discard": Permission.VIEW_OPS,
 }
+# Reading these /api routes needs more than a view of the board: the ops figures are for ops and admins only.
+API_READ_PERMISSIONS = {"scheduler_api.ops.": Permission.VIEW_OPS}
 
 
 def requires(permission: Permission) -> Callable:
@@ -45,6 +50,10 @@ def requires(permission: Permission) -> Callable:
 
 def may_call_api(user) -> bool:
     if request.method in SAFE_METHODS:
+        endpoint = request.endpoint or ""
+        for prefix, permission in API_READ_PERMISSIONS.items():
+            if endpoint.startswith(prefix):
+                return user.may(permission)
         return user.may(Permission.VIEW_BOARD)
     needed = API_PERMISSIONS.get(request.endpoint or "")
     if needed is None:

@@ -10,6 +10,7 @@ NAV = (
     ("Board", "front_desk.board", Permission.VIEW_BOARD),
     ("Book", "booking.book", Permission.BOOK),
     ("Audit", "front_desk.audit", Permission.VIEW_AUDIT),
+    ("Ops", "ops_pages.overview", Permission.VIEW_OPS),
 )
 
 
