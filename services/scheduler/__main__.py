@@ -1,5 +1,6 @@
 """``python -m services.scheduler``: the scheduler's HTTP API, pages and outbox relay; or, with a command, the staff
-accounts' commands (``create-user USERNAME --role ROLE --password-stdin``, ``deactivate-user USERNAME``)."""
+accounts' commands (``create-user USERNAME --role ROLE --password-stdin``, ``deactivate-user USERNAME``) and the dead
+letters' (``dead-letters list|replay|discard --queue Q [--event-id ID ...|--all] [--reason R]``)."""
 
 import sys
 
