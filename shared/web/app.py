@@ -61,7 +61,7 @@ def create_service_app(
 
     @app.get("/healthz")
     def healthz():
-        body: dict = {"status": "ok"} if service is None else {"status": "ok", "service": service}
+        body = {"status": "ok"} if service is None else {"status": "ok", "service": service}
         try:
             body.update(health() if health is not None else {})
         except Exception as exc:  # the process lives: that is all /healthz says, whatever its details do
