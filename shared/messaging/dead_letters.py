@@ -223,17 +223,29 @@ class _Session:
         self._producer: Producer | None = None
 
     def messages(self, *, limit: int | None) -> Iterator[tuple[Any, DeadLetter]]:
-        """The messages in the queue when called (at most ``limit``), each held until acked or put back."""
-        count = self._depth()
-        if limit is not None:
-            count = min(count, limit)
-        for _ in range(count):
+        """The messages in the queue when called (at most ``limit``), each held until acked or put back.
+
+        The depth the broker gives is a floor, not the count: messages another connection just put back may not be
+        counted yet. So after that many, reading goes on while the queue gives messages not seen in this session;
+        one seen already is a copy that came back behind them (a replay that failed again), and ends the reading.
+        """
+        floor = self._depth()
+        if floor is None:
+            return  # never declared (the broker closed the channel on asking): nothing was ever dead-lettered
+        seen: set[str] = set()
+        taken = 0
+        while limit is None or taken < limit:
             raw = self._channel.basic_get(queue=self._spec.dead_letter_queue, no_ack=False)
             if raw is None:
                 return
             message = self._channel.message_to_python(raw)
             self._held.append(message)
-            yield message, read_dead_letter(message.body, message.properties, message.headers, self._spec.name)
+            letter = read_dead_letter(message.body, message.properties, message.headers, self._spec.name)
+            if taken >= floor and letter.event_id in seen:
+                return  # held, so put back with the rest
+            seen.add(letter.event_id)
+            taken += 1
+            yield message, letter
 
     def ack(self, message) -> None:
         message.ack()
@@ -275,12 +287,12 @@ class _Session:
         except Exception:  # the connection broke too: on AMQP the broker puts them back by itself
             log.debug("putting dead letters back failed", exc_info=True)
 
-    def _depth(self) -> int:
+    def _depth(self) -> int | None:
         try:
             _, ready, _ = self._channel.queue_declare(queue=self._spec.dead_letter_queue, passive=True)
         except Exception as exc:
             if getattr(exc, "reply_code", None) == 404 or "NOT_FOUND" in str(exc):
-                return 0  # never declared: no consumer of this queue ever ran, so nothing was dead-lettered
+                return None
             raise
         return int(ready)
 
