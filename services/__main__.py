@@ -52,9 +52,8 @@ def port_of(service: str, environ: Mapping[str, str] | None = None) -> int:
 
 def point_at_each_other(environ: MutableMapping[str, str]) -> None:
     """The services' addresses of one another, from their ports, unless given (SCHEDULER_URL, TRANSPORT_URL, ...)."""
-    for service, variable in (("scheduler", "SCHEDULER_URL"), ("transport", "TRANSPORT_URL")):
-        environ.setdefault(variable, f"http://127.0.0.1:{port_of(service, environ)}")
-    environ.setdefault("NOTIFICATIONS_URL", f"http://127.0.0.1:{port_of('notifications', environ)}")
+    for service in DEFAULT_PORTS:
+        environ.setdefault(f"{service.upper()}_URL", f"http://127.0.0.1:{port_of(service, environ)}")
 
 
 def settings_for(service: str) -> Settings:

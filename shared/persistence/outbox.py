@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, Table, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from shared import log_context
 from shared.contract import Event, to_json
 from shared.messaging import EventPublisher, OutgoingMessage, PublishFailed, UnroutableEvent
 from shared.redaction import describe
@@ -253,7 +254,9 @@ class OutboxRelay:
         """Publish one row; return why when no queue is bound for it. Raises PublishFailed."""
         message = OutgoingMessage(row.event_id, row.routing_key, row.body, row.correlation_id)
         try:
-            publisher.publish(message)
+            about = {"event_type": row.routing_key, "event_id": row.event_id, "correlation_id": row.correlation_id}
+            with log_context.bound(**about):
+                publisher.publish(message)
         except UnroutableEvent as exc:
             return str(exc)
         if self._on_published is not None:
