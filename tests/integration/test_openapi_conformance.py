@@ -457,6 +457,14 @@ def test_every_documented_operation_answers_a_valid_request_with_a_documented_bo
         "GET", "/api/series/{series_id}", 200, path_parameters={"series_id": records["/api/series/{series_id}"]}
     )
     assert len(series.json()["sessions"]) == 2
+    # The ops page's JSON twin, on the in-memory broker: its dead-letter queues are empty.
+    for figures in ("queues", "services", "overview"):
+        api.call("GET", f"/api/ops/{figures}", 200)
+    dead_letter_queue = {"queue": "transport.events.dlq"}
+    assert api.call("GET", "/api/ops/dead-letters", 200, query=dead_letter_queue).json()["dead_letters"] == []
+    api.call("POST", "/api/ops/dead-letters/replay", 200, body={**dead_letter_queue, "all": True})
+    discarded = {**dead_letter_queue, "event_ids": ["event-1"], "reason": "Booked by a test"}
+    assert api.call("POST", "/api/ops/dead-letters/discard", 200, body=discarded).json()["not_found"] == ["event-1"]
 
     assert api.answered == documented_operations(served_document(api.schema.app))
 

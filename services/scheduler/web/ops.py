@@ -78,6 +78,7 @@ def create_ops_pages(ops: Ops) -> Blueprint:
             "refresh_seconds": REFRESH_SECONDS,
             "history_minutes": int(ops.history.keep.total_seconds() // 60),
             "chart": {"width": CHART_WIDTH, "height": CHART_HEIGHT},
+            "handled_at": {s.name: _instant(s.last_handled.at if s.last_handled else None) for s in snapshot.services},
         }
 
     @pages.get("/ops")
@@ -170,6 +171,15 @@ def _selection(ops: Ops) -> tuple[str, str | None, list[str] | None]:
     if len(event_ids) > 500 or not all(is_id(event_id) for event_id in event_ids):
         abort(422)
     return queue, action, event_ids
+
+
+def _instant(text: str | None) -> datetime | None:
+    """A service's ISO time, to be shown on the clinic's clock like every time of the pages; None if unreadable."""
+    try:
+        instant = datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+    return instant if instant is None or instant.tzinfo is not None else None
 
 
 def _count(count: int) -> str:
