@@ -1,6 +1,7 @@
 """The ops page in a real browser, on the real RabbitMQ: an ops member signs in, follows the header's Ops link, sees
 the dead letter counted and alerted, the queues' depth charts and the services; opens the dead-letter queue,
-chooses the letter, confirms the replay on the confirmation step, and sees it gone, the alert with it. axe-core
+chooses the letter, confirms the replay on the confirmation step, and sees it gone, the alert with it; the page then
+shows a queue's new depth by its own refresh. axe-core
 finds no serious or critical violation on the page, the list or the confirmation; the screenshot of the page is
 kept in docs/screenshots/ops.png for the README."""
 
@@ -203,4 +204,11 @@ def test_an_ops_member_sees_a_dead_letter_and_replays_it_after_confirming(
     tablet.wait_for_load_state()
     expect(tablet.locator("#ops")).not_to_contain_text("dead letter in")
     assert tablet.locator("ul.alerts li").count() == 1, "the ride at risk alone"
+
+    audit_copies = tablet.get_by_role("region", name="Queues").get_by_role("row").filter(has_text="audit.events")
+    ready = audit_copies.get_by_role("cell").first
+    before = int(ready.inner_text())
+    publish(broker_url, 2)
+    # The page's own refresh (htmx, every few seconds) shows the new depth, without a reload.
+    expect(ready).to_have_text(str(before + 2), timeout=60_000)
     assert tablet.complaints == [], "nothing the Content-Security-Policy refuses"
