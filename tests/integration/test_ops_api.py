@@ -509,3 +509,71 @@ def test_a_broker_down_shows_as_unreachable_and_the_page_and_json_still_answer(v
     assert listing.status_code == 503
     assert page.status_code == 200 and "The broker is unreachable" in page.text
     assert letters_page.status_code == 200 and "The broker did not answer" in letters_page.text
+
+
+def test_the_page_discards_only_after_the_confirmation_with_a_reason_and_audits_the_staff_member(
+    scheduler, broker_url, tmp_path
+):
+    events = dead_lettered(broker_url, 2)
+    client = scheduler.test_client()
+    token = sign_in(client, "admin.al")
+    chosen = {"csrf_token": token, "queue": DLQ, "event_id": [events[1].event_id]}
+
+    listed = client.get(f"/ops/dead-letters?queue={DLQ}")
+    asked = client.post("/ops/dead-letters/confirm", data={**chosen, "action": "discard"})
+    without_reason = client.post("/ops/dead-letters/discard", data=chosen)
+    assert message_count(broker_url, DLQ) == 2, "nothing changed before a confirmed discard with its reason"
+    discarded = client.post("/ops/dead-letters/discard", data={**chosen, "reason": "A test booking"})
+
+    assert listed.status_code == 200 and events[0].event_id in listed.text and events[1].event_id in listed.text
+    assert asked.status_code == 200 and "Discard 1 dead letter of transport.events.dlq?" in asked.text
+    assert without_reason.status_code == 422 and "Say why they are discarded" in without_reason.text
+    assert discarded.status_code == 303 and discarded.headers["Location"].endswith(f"/ops/dead-letters?queue={DLQ}")
+    after = client.get(discarded.headers["Location"])
+    assert "Discarded 1 dead letter." in after.text
+    assert events[0].event_id in after.text and events[1].event_id not in after.text
+    eventually(lambda: message_count(broker_url, DLQ) == 1, what="one dead letter left")
+    assert audit_rows(f"sqlite:///{tmp_path / 'scheduler.sqlite3'}") == [
+        ("admin.al", "dead_letter_discarded", events[1].event_id, f"from {DLQ}: A test booking")
+    ]
+
+
+def test_a_confirmation_without_a_choice_sends_back_to_the_list(scheduler, broker_url):
+    dead_lettered(broker_url, 1)
+    client = scheduler.test_client()
+    token = sign_in(client, "ops.cy")
+
+    answer = client.post("/ops/dead-letters/confirm", data={"csrf_token": token, "queue": DLQ, "action": "replay"})
+
+    assert answer.status_code == 303
+    assert "Choose the dead letters first" in client.get(answer.headers["Location"]).text
+    assert message_count(broker_url, DLQ) == 1
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"queue": "transport.events", "all": "yes"},
+        {"queue": DLQ, "event_id": ["not an id!"]},
+    ],
+)
+def test_a_crafted_page_form_is_refused_and_changes_nothing(scheduler, broker_url, form):
+    dead_lettered(broker_url, 1)
+    client = scheduler.test_client()
+    token = sign_in(client, "ops.cy")
+
+    answer = client.post("/ops/dead-letters/replay", data={"csrf_token": token, **form})
+
+    assert answer.status_code in (404, 422)
+    assert message_count(broker_url, DLQ) == 1
+
+
+def test_the_front_desk_is_refused_the_page_actions(scheduler, broker_url):
+    dead_lettered(broker_url, 1)
+    client = scheduler.test_client()
+    token = sign_in(client, "desk.ann")
+
+    answer = client.post("/ops/dead-letters/replay", data={"csrf_token": token, "queue": DLQ, "all": "yes"})
+
+    assert answer.status_code == 403
+    assert message_count(broker_url, DLQ) == 1

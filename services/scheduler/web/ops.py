@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from shared.contract.fields import is_id
+from shared.messaging.dead_letters import BrokerUnavailable
 from shared.redaction import describe
 
 from ..domain.staff import Permission
@@ -99,7 +100,7 @@ def create_ops_pages(ops: Ops) -> Blueprint:
         letters, problem = [], None
         try:
             letters = ops.dead_letters(queue)
-        except Exception as exc:
+        except BrokerUnavailable as exc:
             log.warning("dead letters of %s could not be read: %s", queue, describe(exc))
             problem = "The broker did not answer: the dead letters cannot be read just now. Try again shortly."
         return render_template("ops_dead_letters.html", queue=queue, letters=letters, problem=problem)
@@ -133,10 +134,9 @@ def create_ops_pages(ops: Ops) -> Blueprint:
                     )
                     return page, 422
                 outcome = ops.discard(queue, event_ids, reason, actor=actor)
-        except Exception as exc:
+        except BrokerUnavailable as exc:
             log.warning("%s of dead letters from %s failed: %s", action, queue, describe(exc))
-            partial = getattr(exc, "outcome", None)
-            done = len(partial.done) if partial is not None else 0
+            done = len(exc.outcome.done) if exc.outcome is not None else 0
             flash(
                 f"The broker did not answer: {done} done before it went away; the others are still in {queue}. "
                 "Try again shortly."
