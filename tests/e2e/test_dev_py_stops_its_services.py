@@ -7,35 +7,18 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 import requests
+from e2e.test_services_as_processes import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PORT_VARIABLES = ("SCHEDULER_PORT", "TRANSPORT_PORT", "NOTIFICATIONS_PORT", "RIDE_PROVIDER_PORT")
 NOT_INHERITED = ("BROKER_URL", "DATABASE_URL", "PORT", "HOST", "SCHEDULER_URL", "TRANSPORT_URL", "NOTIFICATIONS_URL")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def eventually(probe, *, what: str, deadline: float = 90.0):
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen; last seen: {last!r}")
 
 
 def answering(port: int) -> bool:

@@ -9,10 +9,8 @@ publishing again what its outbox still holds, and each consumer's inbox drops wh
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+from e2e.test_services_as_processes import eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -45,28 +44,6 @@ NOT_INHERITED = (
     "RIDE_PROVIDER_WEBHOOK_URL",
     "RABBITMQ_MANAGEMENT_URL",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def eventually(probe, *, what: str, deadline: float = 90.0):
-    """Poll until probe() returns something truthy; fail saying what never happened."""
-    end = time.monotonic() + deadline
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = probe()
-        except requests.RequestException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(0.2)
-    pytest.fail(f"{what} did not happen; last seen: {last!r}")
 
 
 def api(method: str, url: str, **kwargs) -> requests.Response:

@@ -45,7 +45,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def eventually(probe, *, what: str, deadline: float = 45.0):
+def eventually(probe, *, what: str, deadline: float = 90.0):
     """Poll until probe() returns something truthy; fail saying what never happened."""
     end = time.monotonic() + deadline
     last = None
