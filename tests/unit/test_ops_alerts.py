@@ -191,7 +191,8 @@ def test_a_readiness_answer_gives_the_last_event_handled_and_the_outbox_backlog(
             "status": "ready",
             "checks": {"database": {"ok": True}},
             "consumer": {
-                "status": "consuming",
+                "consuming": True,
+                "stuck": False,
                 "last_handled": {"type": "session.booked", "event_id": "e1", "at": "t"},
             },
             "outbox": {"pending": 3, "oldest_unsent_age_seconds": 4.5},
@@ -203,3 +204,14 @@ def test_a_readiness_answer_gives_the_last_event_handled_and_the_outbox_backlog(
     assert (state.last_handled.type, state.last_handled.event_id) == ("session.booked", "e1")
     assert (state.outbox_pending, state.oldest_unsent_age_seconds) == (3, 4.5)
     assert state.figures == {"messages_failed": 2}
+
+
+def test_a_consumer_stuck_on_a_message_or_disconnected_is_said_so_in_words():
+    def status_of(consumer: dict) -> str | None:
+        return state_from_readiness(
+            "transport", "http://x", 503, {"status": "not_ready", "consumer": consumer}
+        ).consumer_status
+
+    assert status_of({"consuming": False, "stuck": True, "stuck_for_seconds": 75.0}) == "stuck"
+    assert status_of({"consuming": False, "stuck": False}) == "not consuming"
+    assert status_of({}) is None

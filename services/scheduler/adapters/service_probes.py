@@ -53,7 +53,7 @@ def state_from_readiness(name: str, url: str | None, status_code: int, document:
         reachable=True,
         ready=document.get("status") == "ready" and status_code == 200,
         problems=problems,
-        consumer_status=_text(consumer.get("status")),
+        consumer_status=_consumer_status(consumer),
         last_handled=last_handled,
         outbox_pending=_number(outbox.get("pending"), int),
         oldest_unsent_age_seconds=_number(outbox.get("oldest_unsent_age_seconds"), float),
@@ -112,6 +112,15 @@ def _why(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError):
         return "connection refused or lost"
     return type(exc).__name__
+
+
+def _consumer_status(consumer: Mapping) -> str | None:
+    """In words, from EventConsumer.status() as /readyz gives it: {"consuming": bool, "stuck": bool, ...}."""
+    if consumer.get("stuck") is True:
+        return "stuck"
+    if isinstance(consumer.get("consuming"), bool):
+        return "consuming" if consumer["consuming"] else "not consuming"
+    return None
 
 
 def _text(value: object) -> str | None:
