@@ -1,7 +1,7 @@
 """What a log line is about: the service, and the event being handled or published, kept in context variables.
 
 Set by the consumer around handling a message, by the runtime for each of its threads (threads do not inherit
-context variables), and by the Flask app for each request. The embedded default runs three services in one process,
+context variables), and by the Flask app around each request. The embedded default runs three services in one process,
 so the service is context, never a process-wide setting. Identifiers only: never a name, phone, e-mail or address.
 """
 
@@ -38,16 +38,6 @@ def bound(**fields: str | None) -> Iterator[None]:
     finally:
         for var, token in reversed(tokens):
             var.reset(token)
-
-
-def enter(**fields: str | None) -> list[tuple[contextvars.ContextVar, contextvars.Token]]:
-    """As ``bound`` for code that cannot hold a ``with`` block (a request's before/teardown); undo with ``leave``."""
-    return [(_vars[name], _vars[name].set(value)) for name, value in fields.items()]
-
-
-def leave(tokens: list[tuple[contextvars.ContextVar, contextvars.Token]]) -> None:
-    for var, token in reversed(tokens):
-        var.reset(token)
 
 
 def as_service(service: str) -> Callable[[Callable[P, R]], Callable[P, R]]:

@@ -9,6 +9,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from infrastructure import Database, Vhost, ensure_postgres, ensure_rabbitmq  # noqa: E402
 
+from shared import log_context  # noqa: E402
+
+NO_LOG_CONTEXT = dict.fromkeys(log_context.FIELDS)
+
+
+@pytest.fixture(autouse=True)
+def no_log_context_left_behind():
+    """Whatever a test ran on this thread (a request through a test client, a bootstrap, a handler) must leave no
+    service or event in the log context: on a server thread, the next log line would be labelled with it."""
+    yield
+    assert log_context.current() == NO_LOG_CONTEXT, "the log context was left set on the test's thread"
+
 
 @pytest.fixture(scope="session")
 def rabbitmq_server():

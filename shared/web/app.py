@@ -88,9 +88,18 @@ def create_service_app(
 def _per_request(app: Flask, service: str, metrics: ServiceMetrics | None) -> None:
     """Each request's log lines name the service; its latency is observed by route, method and status."""
 
+    handle = app.wsgi_app
+
+    def in_service_context(environ, start_response):
+        # Around the whole WSGI call rather than from before_request to teardown: a request that ends without its
+        # teardown (a test client keeping its context) would otherwise leave the service set on the thread.
+        with log_context.bound(service=service):
+            return handle(environ, start_response)
+
+    app.wsgi_app = in_service_context  # type: ignore[method-assign]
+
     @app.before_request
-    def _enter():
-        g.log_context = log_context.enter(service=service)
+    def _start_clock():
         g.started = time.perf_counter()
 
     @app.after_request
@@ -101,9 +110,3 @@ def _per_request(app: Flask, service: str, metrics: ServiceMetrics | None) -> No
             route = request.url_rule.rule if request.url_rule is not None else "unmatched"
             metrics.observe_http(route, request.method, response.status_code, time.perf_counter() - started)
         return response
-
-    @app.teardown_request
-    def _leave(_exc):
-        tokens = g.pop("log_context", None)
-        if tokens is not None:
-            log_context.leave(tokens)
