@@ -14,18 +14,14 @@ import sys
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from e2e.test_services_as_processes import eventually, free_port
+from e2e.test_services_as_processes import CLINIC_ZONE, ESCORT, TOKEN, api, book_with_intake, eventually, free_port
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "e2e-embedded-token"
-ESCORT = {"mode": "escort", "escort_name": "Tobias Quinlan", "escort_phone": "+14155550142"}
-CLINIC_ZONE = ZoneInfo("America/New_York")  # the shipped clinic configuration's zone
 SERVICES = ("scheduler", "transport", "notifications")
 ROUNDS = 3
 BOOKINGS_PER_ROUND = 3
@@ -44,10 +40,6 @@ NOT_INHERITED = (
     "RIDE_PROVIDER_WEBHOOK_URL",
     "RABBITMQ_MANAGEMENT_URL",
 )
-
-
-def api(method: str, url: str, **kwargs) -> requests.Response:
-    return requests.request(method, url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=15, **kwargs)
 
 
 def embedded_environment(tmp_path: Path) -> tuple[dict[str, str], dict[str, str]]:
@@ -92,14 +84,6 @@ def embedded_system(env: dict[str, str], urls: dict[str, str], log: Path):
 def book(scheduler_url: str) -> str:
     """A new patient with an intake, booked into the first free IV infusion start a month from now; its session id."""
     phone = f"+1415555{next(_phones):04d}"
-    patient = api("POST", f"{scheduler_url}/api/patients", json={"name": "Marguerite Quinlan", "phone": phone})
-    assert patient.status_code == 201, patient.text
-    intake = api(
-        "POST",
-        f"{scheduler_url}/api/patients/{patient.json()['id']}/intake",
-        json={"completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(), "recorded_by": "Dr. Ng"},
-    )
-    assert intake.status_code == 201, intake.text
     first = datetime.now(CLINIC_ZONE).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=30)
     slots = api(
         "GET",
@@ -112,18 +96,8 @@ def book(scheduler_url: str) -> str:
     )
     assert slots.status_code == 200, slots.text
     assert slots.json()["slots"], "no free IV infusion start in the fortnight a month from now"
-    booking = api(
-        "POST",
-        f"{scheduler_url}/api/sessions",
-        json={
-            "patient_id": patient.json()["id"],
-            "treatment_type": "iv_infusion",
-            "starts_at": slots.json()["slots"][0]["starts_at"],
-            "ride_home": ESCORT,
-        },
-    )
-    assert booking.status_code == 201, booking.text
-    return booking.json()["id"]
+    patient = {"name": "Marguerite Quinlan", "phone": phone}
+    return book_with_intake(scheduler_url, patient, slots.json()["slots"][0]["starts_at"], ESCORT)["id"]
 
 
 def rides_of(transport_url: str, session_id: str) -> list[dict]:

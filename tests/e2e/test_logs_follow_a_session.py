@@ -2,10 +2,15 @@
 followed across the three services by grepping its id, and no detail of the patient on any line."""
 
 import json
-from datetime import datetime, timedelta
 
 import pytest
-from e2e.test_services_as_processes import CLINIC_ZONE, api, eventually, open_nine_oclock_starts, services_as_processes
+from e2e.test_services_as_processes import (
+    api,
+    book_with_intake,
+    eventually,
+    open_nine_oclock_starts,
+    services_as_processes,
+)
 
 from simulators.ride_provider.server import start_simulator
 
@@ -65,29 +70,10 @@ def test_every_log_line_is_json_naming_its_service_a_session_id_finds_it_in_all_
 ):
     urls, logs = system
     starts_at = open_nine_oclock_starts(urls["scheduler"], days_ahead=31)[0]
-    patient = api("POST", f"{urls['scheduler']}/api/patients", json=PATIENT)
-    assert patient.status_code == 201, patient.text
-    intake = api(
-        "POST",
-        f"{urls['scheduler']}/api/patients/{patient.json()['id']}/intake",
-        json={
-            "completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(),
-            "recorded_by": "Dr. Ines Wolcott",
-        },
-    )
-    assert intake.status_code == 201, intake.text
-    booking = api(
-        "POST",
-        f"{urls['scheduler']}/api/sessions",
-        json={
-            "patient_id": patient.json()["id"],
-            "treatment_type": "iv_infusion",
-            "starts_at": starts_at.isoformat(),
-            "ride_home": {"mode": "provider", "dropoff_address": DROPOFF},
-        },
-    )
-    assert booking.status_code == 201, booking.text
-    session_id = booking.json()["id"]
+    ride_home = {"mode": "provider", "dropoff_address": DROPOFF}
+    session_id = book_with_intake(urls["scheduler"], PATIENT, starts_at, ride_home, recorded_by="Dr. Ines Wolcott")[
+        "id"
+    ]
 
     eventually(
         lambda: [

@@ -143,32 +143,37 @@ def api(method: str, url: str, **kwargs) -> requests.Response:
     return requests.request(method, url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10, **kwargs)
 
 
-def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellation_cancels_the_ride(system):
-    urls, logs, vhost = system
-    starts_at, later_start = open_nine_oclock_starts(urls["scheduler"], days_ahead=30)[:2]
-    patient = api("POST", f"{urls['scheduler']}/api/patients", json=PATIENT)
-    assert patient.status_code == 201, patient.text
+def book_with_intake(
+    scheduler_url: str, patient: dict, starts_at: datetime | str, ride_home: dict, *, recorded_by: str = "Dr. Ng"
+) -> dict:
+    """Register the patient, record an intake done yesterday (by ``recorded_by``, a private string too), and book an
+    IV infusion at ``starts_at``: the session."""
+    registered = api("POST", f"{scheduler_url}/api/patients", json=patient)
+    assert registered.status_code == 201, registered.text
     intake = api(
         "POST",
-        f"{urls['scheduler']}/api/patients/{patient.json()['id']}/intake",
-        json={
-            "completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(),
-            "recorded_by": "Dr. Ruth Mendel",
-        },
+        f"{scheduler_url}/api/patients/{registered.json()['id']}/intake",
+        json={"completed_at": (datetime.now(CLINIC_ZONE) - timedelta(days=1)).isoformat(), "recorded_by": recorded_by},
     )
     assert intake.status_code == 201, intake.text
     booking = api(
         "POST",
-        f"{urls['scheduler']}/api/sessions",
+        f"{scheduler_url}/api/sessions",
         json={
-            "patient_id": patient.json()["id"],
+            "patient_id": registered.json()["id"],
             "treatment_type": "iv_infusion",
-            "starts_at": starts_at.isoformat(),
-            "ride_home": ESCORT,
+            "starts_at": starts_at if isinstance(starts_at, str) else starts_at.isoformat(),
+            "ride_home": ride_home,
         },
     )
     assert booking.status_code == 201, booking.text
-    session = booking.json()
+    return booking.json()
+
+
+def test_a_booking_gets_a_ride_home_and_preparation_instructions_and_a_cancellation_cancels_the_ride(system):
+    urls, logs, vhost = system
+    starts_at, later_start = open_nine_oclock_starts(urls["scheduler"], days_ahead=30)[:2]
+    session = book_with_intake(urls["scheduler"], PATIENT, starts_at, ESCORT, recorded_by="Dr. Ruth Mendel")
     assert datetime.fromisoformat(session["recovery_ends_at"]) == starts_at + timedelta(minutes=90)
 
     rides = eventually(
