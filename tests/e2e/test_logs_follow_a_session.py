@@ -71,9 +71,8 @@ def test_every_log_line_is_json_naming_its_service_a_session_id_finds_it_in_all_
     urls, logs = system
     starts_at = open_nine_oclock_starts(urls["scheduler"], days_ahead=31)[0]
     ride_home = {"mode": "provider", "dropoff_address": DROPOFF}
-    session_id = book_with_intake(urls["scheduler"], PATIENT, starts_at, ride_home, recorded_by="Dr. Ines Wolcott")[
-        "id"
-    ]
+    session = book_with_intake(urls["scheduler"], PATIENT, starts_at, ride_home, recorded_by="Dr. Ines Wolcott")
+    session_id = session["id"]
 
     eventually(
         lambda: [
