@@ -64,13 +64,14 @@ class Settings:
             scheduler_url=env.get("SCHEDULER_URL", f"http://127.0.0.1:{DEFAULT_PORTS['scheduler']}"),
             host=env.get("HOST", "127.0.0.1"),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            retry_window_seconds=_positive(env, "RETRY_WINDOW_SECONDS", default=3600.0, unit="seconds"),
-            outbox_retention_hours=_positive(env, "OUTBOX_RETENTION_HOURS", default=168.0, unit="hours"),
-            inbox_retention_hours=_positive(env, "INBOX_RETENTION_HOURS", default=336.0, unit="hours"),
+            retry_window_seconds=positive_number(env, "RETRY_WINDOW_SECONDS", default=3600.0, unit="seconds"),
+            outbox_retention_hours=positive_number(env, "OUTBOX_RETENTION_HOURS", default=168.0, unit="hours"),
+            inbox_retention_hours=positive_number(env, "INBOX_RETENTION_HOURS", default=336.0, unit="hours"),
         )
 
 
-def _positive(env: Mapping[str, str], name: str, *, default: float, unit: str) -> float:
+def positive_number(env: Mapping[str, str], name: str, *, default: float, unit: str) -> float:
+    """The setting ``name`` as a number above 0 (``default`` when unset); refused, saying why, otherwise."""
     text = env.get(name)
     if not text:
         return default

@@ -31,7 +31,7 @@ from .api.ops import install_ops_api
 from .consumer import event_handlers
 from .domain.clinic import Clinic
 from .domain.staff import SERVICE_ACTOR
-from .ops_setup import AlertsCollector, OpsSettings, build_ops
+from .ops_setup import AlertsCollector, OpsSettings, build_ops, readiness_answer
 from .web import FrontDesk, FrontDeskSettings
 
 MIGRATIONS = str(Path(__file__).resolve().parent / "migrations")
@@ -87,6 +87,7 @@ def bootstrap(
         uow_factory=uow_factory,
         clinic=clinic,
         clock=clock,
+        local_readiness=readiness_answer(readiness),
     )
     pages = FrontDesk(
         front_desk or FrontDeskSettings.from_environment(),

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
 from prometheus_client.core import GaugeMetricFamily
 
 from shared.messaging.dead_letters import DeadLetters
 from shared.messaging.inspection import queue_inspector
 from shared.messaging.topology import Topology
+from shared.web.health import Readiness
 
 from .adapters.queue_history import QueueHistory
 from .adapters.service_probes import ServiceProbes, service_urls
@@ -59,10 +59,14 @@ class OpsSettings:
         )
 
 
-def own_readiness() -> tuple[int, object]:
-    """The scheduler's own /readyz, asked in-process of the app serving the request at hand."""
-    answer = current_app.test_client().get("/readyz")
-    return answer.status_code, answer.get_json(silent=True)
+def readiness_answer(probe: Callable[[], Readiness]) -> Callable[[], tuple[int, object]]:
+    """The scheduler's own /readyz answer (its status code and JSON), asked of its readiness probe in-process."""
+
+    def answer() -> tuple[int, object]:
+        readiness = probe()
+        return (200 if readiness.ready else 503), readiness.to_dict()
+
+    return answer
 
 
 def build_ops(
@@ -73,7 +77,7 @@ def build_ops(
     uow_factory: Callable,
     clinic: Clinic,
     clock: Callable[[], datetime],
-    local_readiness: Callable[[], tuple[int, object]] = own_readiness,
+    local_readiness: Callable[[], tuple[int, object]],
 ) -> tuple[Ops, QueueHistory]:
     """The ops use cases and the worker sampling the queues (to run beside the service's other workers)."""
     inspector = queue_inspector(

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, text
 from shared.messaging.probe import BrokerProbe
 from shared.metrics import ServiceMetrics
 from shared.redaction import describe
+from shared.settings import positive_number
 
 log = logging.getLogger(__name__)
 
@@ -173,16 +174,7 @@ def _consumer_check(status: Mapping[str, Any]) -> Check:
 
 def outbox_stuck_after(environ: Mapping[str, str]) -> float:
     """OUTBOX_STUCK_AFTER_SECONDS: how old an unsent outbox row may get before the service is not ready."""
-    text = environ.get("OUTBOX_STUCK_AFTER_SECONDS")
-    if not text:
-        return DEFAULT_OUTBOX_STUCK_AFTER
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"OUTBOX_STUCK_AFTER_SECONDS must be a number of seconds, not {text!r}") from None
-    if not value > 0:
-        raise ValueError("OUTBOX_STUCK_AFTER_SECONDS must be more than 0")
-    return value
+    return positive_number(environ, "OUTBOX_STUCK_AFTER_SECONDS", default=DEFAULT_OUTBOX_STUCK_AFTER, unit="seconds")
 
 
 def service_readiness(
