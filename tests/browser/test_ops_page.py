@@ -186,12 +186,15 @@ def test_an_ops_member_sees_a_dead_letter_and_replays_it_after_confirming(
     assert "session.booked" in row.inner_text() and "refused: no such session" in row.inner_text()
     assert accessibility_problems(tablet) == [], "the dead letters"
     row.get_by_role("checkbox").check()
+    tablet.screenshot(path=tmp_path / "ops-dead-letters.png", full_page=True)
+    shutil.copyfile(tmp_path / "ops-dead-letters.png", SCREENSHOTS / "ops-dead-letters.png")
     tablet.get_by_role("button", name="Replay selected").click()
     tablet.wait_for_load_state()
 
     assert tablet.get_by_role("heading", level=1).inner_text() == f"Replay 1 dead letter of {DLQ}?"
     assert message_count(broker_url, DLQ) == 1, "nothing done before the confirmation"
     assert accessibility_problems(tablet) == [], "the confirmation"
+    tablet.screenshot(path=tmp_path / "ops-confirm.png", full_page=True)
     tablet.get_by_role("button", name="Yes, replay 1 dead letter").focus()
     # A key press, unlike a click, does not wait for the navigation it starts: wait for it explicitly.
     with tablet.expect_navigation():
