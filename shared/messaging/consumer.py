@@ -193,7 +193,9 @@ class EventConsumer(ConsumerMixin):
         finally:
             self._in_hand_since = None
             if self._observer is not None:
-                self._observer.consumed(event_type, outcome, time.monotonic() - started)
+                # A label only for the types this queue is bound to: a key sent by hand must not make a new series.
+                label = event_type if event_type in self.queue_spec.routing_keys else UNKNOWN_TYPE
+                self._observer.consumed(label, outcome, time.monotonic() - started)
 
     def _handle(self, message) -> Event:
         """Run the handler and return the event it handled; raise _Poison or _Transient otherwise."""

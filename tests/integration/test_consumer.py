@@ -289,3 +289,52 @@ def test_a_consumer_reconnects_after_repeated_disconnections(broker_url, vhost):
 def test_a_consumer_configured_for_a_type_its_queue_is_not_bound_to_is_refused(broker_url):
     with pytest.raises(ValueError, match="ride.requested"):
         EventConsumer(broker_url, CLINIC_TOPOLOGY, TRANSPORT_QUEUE, {"ride.requested": FakeHandler()})
+
+
+class RecordingObserver:
+    """A hand-written ConsumerObserver: what the consumer reported, in order."""
+
+    def __init__(self):
+        self.outcomes: list[tuple[str, str]] = []
+        self.failures: list[str] = []
+
+    def consumed(self, event_type: str, outcome: str, seconds: float) -> None:
+        self.outcomes.append((event_type, outcome))
+
+    def failed(self, event_type: str) -> None:
+        self.failures.append(event_type)
+
+
+def test_the_observer_hears_each_outcome_by_type_and_a_routing_key_sent_by_hand_as_unknown(broker_url):
+    observer = RecordingObserver()
+    consumer = EventConsumer(
+        broker_url,
+        CLINIC_TOPOLOGY,
+        TRANSPORT_QUEUE,
+        {"session.booked": FakeHandler(failures=[PoisonMessage("no such session")])},
+        retry=FAST_RETRY,
+        observer=observer,
+    )
+    with running(consumer):
+        wait_until_ready(consumer)
+        refused = publish_event(broker_url)
+        handled = publish_event(broker_url)
+        # Straight into the queue, claiming a routing key no queue is bound to: it must not become a metric label.
+        made_up, body = session_booked_json()
+        publish_raw(
+            broker_url,
+            body,
+            exchange="",
+            routing_key=QUEUE,
+            message_id=made_up.event_id,
+            headers={"x-original-routing-key": "made.up.type"},
+        )
+        eventually(lambda: len(observer.outcomes) == 3, what="three outcomes reported")
+
+    assert refused.event_id != handled.event_id
+    assert observer.outcomes == [
+        ("session.booked", "dead_lettered"),
+        ("session.booked", "handled"),
+        ("unknown", "dead_lettered"),
+    ]
+    assert observer.failures == [], "a refusal is not a failed attempt"
